@@ -1,0 +1,264 @@
+"""The `undertow` command line: global options first, then a command.
+
+    undertow [--db URL] [--data-dir DIR] COMMAND ...
+
+Command names, options and output fields are a public interface that users script against.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from undertow import __version__
+from undertow.exchange.records_export import CHANNEL_FIELDS, FORMATS, MESSAGE_FIELDS, iter_channels, iter_messages, write_rows
+from undertow.ingest import FileReport, IngestError, ingest_paths
+from undertow.settings import Settings, load_settings, sqlite_url
+from undertow.store import Store, open_store
+from undertow.store.database import StoreError
+from undertow.summary import StoreSummary, summarise
+
+app = typer.Typer(
+    help="Undertow: find, review and disrupt terrorist propaganda networks on Telegram and beyond.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+export_app = typer.Typer(help="Export records as JSON Lines or CSV.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+err = Console(stderr=True)
+
+
+class State:
+    """Global options, resolved once per invocation."""
+
+    db: str | None = None
+    data_dir: Path | None = None
+    quiet: bool = False
+
+    def settings(self) -> Settings:
+        return load_settings(self.db, self.data_dir)
+
+
+state = State()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"undertow {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    db: Annotated[str | None, typer.Option("--db", help="Store URL (sqlite:///file.db or postgresql://...). Env: UNDERTOW_DB.")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Evidence store and key folder. Env: UNDERTOW_DATA_DIR.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    state.db, state.data_dir, state.quiet = db, data_dir, quiet
+
+
+def _open(settings: Settings) -> Store:
+    try:
+        return open_store(settings.db_url)
+    except StoreError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=state.quiet or not err.is_terminal,
+        transient=True,
+    )
+
+
+def run_ingest(store: Store, settings: Settings, paths: list[Path]) -> list[FileReport]:
+    with _progress() as progress:
+        task = progress.add_task("importing", total=None)
+
+        def on_file(path: Path, size: int) -> None:
+            progress.update(task, description=f"importing {path.name}", total=size, completed=0)
+
+        return ingest_paths(
+            store, settings, paths, on_file=on_file, on_bytes=lambda n: progress.advance(task, n)
+        )
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Export files or folders (searched recursively for result.json).")],
+    include_private: Annotated[bool, typer.Option("--include-private", help="Also import one-to-one chats, bots and saved messages.")] = False,
+) -> None:
+    """Import Telegram Desktop JSON exports into the store (each file is one transaction)."""
+    settings = state.settings()
+    if include_private:
+        settings = settings.with_overrides(include_private=True)
+    store = _open(settings)
+    try:
+        reports = run_ingest(store, settings, paths)
+    except IngestError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    finally:
+        store.close()
+    failed = _print_reports(reports)
+    if not reports:
+        err.print("[yellow]no Telegram export files found[/yellow] (looked for result.json and export-like .json files)")
+        raise typer.Exit(1)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _print_reports(reports: list[FileReport]) -> int:
+    failed = 0
+    for report in reports:
+        for notice in report.notices:
+            err.print(f"[yellow]note:[/yellow] {notice}")
+        if report.error:
+            failed += 1
+            err.print(f"[red]error:[/red] {report.error}\n       nothing from this file was stored.")
+        elif not state.quiet:
+            err.print(
+                f"imported {report.path}: {report.chats} chat(s), {report.messages} message(s), "
+                f"{report.media_stored} media file(s) stored, {report.media_missing} missing "
+                f"({report.seconds:.1f}s)"
+            )
+    return failed
+
+
+@app.command()
+def simulate(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the synthetic world into.")],
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same world.")] = 1,
+    scale: Annotated[int, typer.Option(help="Size multiplier: 1 is a demo world, 100 about half a million messages.")] = 1,
+) -> None:
+    """Write a synthetic propaganda ecosystem as Telegram exports plus its ground truth."""
+    summary = _simulate(out_dir, seed, scale)
+    err.print(
+        f"wrote {summary.channels} chats, {summary.messages} messages, {summary.photos} photos to "
+        f"{summary.out_dir}/exports; ground truth in {summary.truth_path}"
+    )
+
+
+def _simulate(out_dir: Path, seed: int, scale: int):  # type: ignore[no-untyped-def]
+    from undertow.simulate import estimate_messages, simulate_world
+
+    try:
+        with Progress(
+            TextColumn("[bold]simulating"), BarColumn(), TextColumn("{task.completed} messages"),
+            console=err, disable=state.quiet or not err.is_terminal, transient=True,
+        ) as progress:  # fmt: skip
+            task = progress.add_task("simulate", total=estimate_messages(scale))
+            return simulate_world(out_dir, seed=seed, scale=scale, progress=lambda n: progress.advance(task, n))
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path | None, typer.Option(help="Folder for the demo's world and store (default: a new temporary folder).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated world.")] = 1,
+) -> None:
+    """Simulate a small world, import it, and show what Undertow sees in it."""
+    folder = workdir or Path(tempfile.mkdtemp(prefix="undertow-demo-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    db_url = state.db or sqlite_url(folder / "undertow.db")
+    settings = load_settings(db_url, state.data_dir or folder / "undertow-data")
+    world = folder / "world"
+    err.print(f"[bold]1/2[/bold] simulating a small ecosystem into {world}")
+    summary = _simulate(world, seed, 1)
+    err.print(f"[bold]2/2[/bold] importing {summary.channels} exports into {db_url}")
+    store = _open(settings)
+    try:
+        reports = run_ingest(store, settings, [world / "exports"])
+        failed = sum(1 for r in reports if r.error)
+        if failed:
+            _print_reports(reports)
+            raise typer.Exit(1)
+        _print_summary(summarise(store))
+    finally:
+        store.close()
+    console = Console()
+    console.print("\nExplore it further:")
+    console.print(f"  undertow --db {db_url} export channels --format csv")
+    console.print(f"  undertow --db {db_url} export messages --format jsonl --out messages.jsonl")
+    console.print(f"  ground truth of the simulated world: {summary.truth_path}")
+
+
+def _print_summary(summary: StoreSummary) -> None:
+    console = Console()
+    table = Table(title="What is in the store", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for kind, n in sorted(summary.channels_by_kind.items()):
+        table.add_row(f"{kind}s", str(n))
+    table.add_row("messages", str(summary.messages))
+    table.add_row("  of which service events", str(summary.service_messages))
+    table.add_row("  of which forwards", str(summary.forwards))
+    table.add_row("  title changes (possible rebrands)", str(summary.title_changes))
+    table.add_row("media files stored (distinct)", f"{summary.media_stored} ({summary.distinct_media})")
+    table.add_row("media files missing", str(summary.media_missing))
+    table.add_row("links", str(summary.links))
+    console.print(table)
+    for title, rows in (
+        ("most forwarded sources", summary.top_forward_sources),
+        ("top hashtags", summary.top_hashtags),
+        ("top link hosts", summary.top_link_hosts),
+    ):
+        if rows:
+            console.print(f"[bold]{title}:[/bold] " + ", ".join(f"{name} ({n})" for name, n in rows))
+
+
+def _export(kind: str, fmt: str, out: Path | None) -> None:
+    if fmt not in FORMATS:
+        err.print(f"[red]error:[/red] unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        raise typer.Exit(2)
+    store = _open(state.settings())
+    try:
+        rows = iter_channels(store) if kind == "channels" else iter_messages(store)
+        fields = CHANNEL_FIELDS if kind == "channels" else MESSAGE_FIELDS
+        if out is None:
+            count = write_rows(rows, fields, fmt, sys.stdout)
+        else:
+            with out.open("w", encoding="utf-8", newline="") as handle:
+                count = write_rows(rows, fields, fmt, handle)
+    finally:
+        store.close()
+    if out is not None and not state.quiet:
+        err.print(f"wrote {count} {kind} to {out}")
+
+
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="jsonl or csv.")]
+OutOption = Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of standard output.")]
+
+
+@export_app.command("channels")
+def export_channels(fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
+    """Channels with their title history and message counts."""
+    _export("channels", fmt, out)
+
+
+@export_app.command("messages")
+def export_messages(fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
+    """Messages with forward origin, links, hashtags, media (with sha256) and service actions."""
+    _export("messages", fmt, out)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,1 @@
+"""Enrichment: pseudonyms, evidence storage, and (later) links, language and media hashes."""

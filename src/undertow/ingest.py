@@ -1,0 +1,138 @@
+"""Importing files into the store: one transaction per file, so a bad file changes nothing.
+
+`ingest_paths` finds the files a source can read, imports each in its own transaction and
+reports per file; a file that fails is rolled back (database rows and the evidence blobs it
+added) and the others go on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from undertow.enrich.evidence import EvidenceStore
+from undertow.enrich.pseudonym import Pseudonymiser, load_or_create_key
+from undertow.records import ChannelRecord, MessageRecord, TitleObservation
+from undertow.settings import Settings
+from undertow.sources.base import ImportContext, Source
+from undertow.sources.telegram_export import TelegramExportSource
+from undertow.store import Store
+from undertow.store import schema
+from undertow.store.writer import RecordWriter
+
+
+class IngestError(Exception):
+    """A file could not be imported; the message names the file, the record and the problem."""
+
+
+@dataclass
+class FileReport:
+    """What importing one file did."""
+
+    path: Path
+    chats: int = 0
+    messages: int = 0
+    media_stored: int = 0
+    media_missing: int = 0
+    notices: list[str] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def pseudonymiser_for(settings: Settings) -> Pseudonymiser:
+    key = settings.pseudonym_key or load_or_create_key(settings.pseudonym_key_file)
+    return Pseudonymiser(key)
+
+
+def ingest_file(
+    store: Store,
+    settings: Settings,
+    path: Path,
+    *,
+    source: Source | None = None,
+    pseudonyms: Pseudonymiser | None = None,
+    on_bytes: Callable[[int], None] | None = None,
+) -> FileReport:
+    """Import one file in one transaction; on any error roll everything of it back."""
+    source = source or TelegramExportSource()
+    report = FileReport(path=path)
+    evidence = EvidenceStore(settings.evidence_dir)
+    context = ImportContext(
+        settings=settings,
+        pseudonyms=pseudonyms or pseudonymiser_for(settings),
+        evidence=evidence,
+        on_bytes=on_bytes,
+        notice=report.notices.append,
+    )
+    started = time.time()
+    try:
+        with store.engine.begin() as conn:
+            writer = RecordWriter(conn, batch_size=settings.batch_size)
+            for item in source.read(path, context):
+                if type(item) is MessageRecord:
+                    writer.add_message(item)
+                elif type(item) is TitleObservation:
+                    writer.add_title(item)
+                elif type(item) is ChannelRecord:
+                    writer.add_channel(item)
+                    report.chats += 1
+            writer.finish()
+            conn.execute(
+                sa.insert(schema.imports).values(
+                    source=source.name,
+                    path=str(path),
+                    size=path.stat().st_size,
+                    started_at=int(started),
+                    finished_at=int(time.time()),
+                    chats=report.chats,
+                    messages=writer.messages,
+                    media_stored=writer.media_stored,
+                    media_missing=writer.media_missing,
+                )
+            )
+        evidence.commit()
+    except (ValueError, OSError) as exc:
+        evidence.discard()
+        raise IngestError(str(exc) if str(path) in str(exc) else f"{path}: {exc}") from exc
+    except sa.exc.SQLAlchemyError as exc:
+        evidence.discard()
+        raise IngestError(f"{path}: the store refused a record: {exc.__class__.__name__}: {exc.orig if hasattr(exc, 'orig') else exc}") from exc
+    except BaseException:
+        evidence.discard()
+        raise
+    report.messages = writer.messages
+    report.media_stored = writer.media_stored
+    report.media_missing = writer.media_missing
+    report.seconds = time.time() - started
+    return report
+
+
+def ingest_paths(
+    store: Store,
+    settings: Settings,
+    paths: Sequence[Path],
+    *,
+    source: Source | None = None,
+    on_file: Callable[[Path, int], None] | None = None,
+    on_bytes: Callable[[int], None] | None = None,
+) -> list[FileReport]:
+    """Import every file found under `paths`; failures are reported, not raised."""
+    source = source or TelegramExportSource()
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise IngestError(f"no such file or folder: {', '.join(map(str, missing))}")
+    files = source.discover(paths)
+    pseudonyms = pseudonymiser_for(settings)
+    reports: list[FileReport] = []
+    for path in files:
+        if on_file is not None:
+            on_file(path, path.stat().st_size)
+        try:
+            reports.append(ingest_file(store, settings, path, source=source, pseudonyms=pseudonyms, on_bytes=on_bytes))
+        except IngestError as exc:
+            reports.append(FileReport(path=path, error=str(exc)))
+    return reports

@@ -1,0 +1,89 @@
+"""Canonical records every source yields and the store keeps, whatever platform they came from.
+
+Sources build these plain dataclasses; the store maps them to rows.  People never appear by
+name or raw id: `author` and actor fields already hold keyed pseudonyms when a record is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+MEDIA_STORED = "stored"
+"""The file was present beside the export; it is hashed and copied into the evidence store."""
+MEDIA_MISSING = "missing"
+"""The export names a file that is not there."""
+MEDIA_NOT_INCLUDED = "not_included"
+"""The exporter wrote a "(File not included...)" style placeholder instead of a path."""
+MEDIA_REJECTED = "rejected"
+"""The path points outside the export folder (or is otherwise unsafe) and was not read."""
+
+
+@dataclass(slots=True)
+class ChannelRecord:
+    """A channel, group or chat as one export or collector saw it."""
+
+    platform: str
+    native_id: str
+    channel_id: str
+    kind: str
+    title: str | None
+    public: bool
+    source_type: str | None = None
+    handle: str | None = None
+    description: str | None = None
+
+
+@dataclass(slots=True)
+class TitleObservation:
+    """A title a channel had from `at` (unix seconds): from a service message or an export."""
+
+    channel_id: str
+    title: str
+    at: int
+    source: str
+    message_id: int | None = None
+
+
+@dataclass(slots=True)
+class MediaRef:
+    """One media item a message refers to; `sha256` is set only when the file was stored."""
+
+    position: int
+    role: str
+    kind: str
+    path: str | None
+    status: str
+    sha256: str | None = None
+    mime: str | None = None
+    file_name: str | None = None
+    size: int | None = None
+    width: int | None = None
+    height: int | None = None
+    duration_s: int | None = None
+
+
+@dataclass(slots=True)
+class MessageRecord:
+    """One message or service event in a channel, with everything ingest extracts from it."""
+
+    channel_id: str
+    message_id: int
+    date: int
+    kind: str
+    text: str
+    entities: list[dict[str, str]] = field(default_factory=list)
+    author: str | None = None
+    author_channel_id: str | None = None
+    edited: int | None = None
+    forwarded_from: str | None = None
+    forwarded_from_id: str | None = None
+    saved_from: str | None = None
+    reply_to: int | None = None
+    service_action: str | None = None
+    action: dict[str, Any] | None = None
+    media: list[MediaRef] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+    hashtags: list[str] = field(default_factory=list)
+    mentions: list[str] = field(default_factory=list)
+    extra: dict[str, Any] | None = None

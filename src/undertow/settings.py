@@ -1,0 +1,83 @@
+"""Every setting Undertow reads, with its default, in one place.
+
+Settings come from (highest first) command-line options, `UNDERTOW_*` environment variables
+and the defaults below.  Components read them through `from_settings(settings)` constructors.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+DEFAULT_DB_FILE = "undertow.db"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Resolved settings for one run."""
+
+    db_url: str
+    """SQLAlchemy URL of the store (`UNDERTOW_DB`); default a SQLite file in the working folder."""
+    data_dir: Path
+    """Evidence store and key live here (`UNDERTOW_DATA_DIR`); default beside the SQLite file."""
+    pseudonym_key: bytes | None = None
+    """Key for pseudonymising people (`UNDERTOW_PSEUDONYM_KEY`, hex); default read or made
+    in `data_dir/pseudonym.key` on first use."""
+    include_private: bool = False
+    """Import one-to-one chats, bots and saved messages (`UNDERTOW_INCLUDE_PRIVATE=1`)."""
+    batch_size: int = 2000
+    """Messages written per database round trip during ingest."""
+    max_record_bytes: int = 64 * 1024 * 1024
+    """Largest single JSON record (one message) an importer accepts before calling it hostile."""
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.data_dir / "evidence"
+
+    @property
+    def pseudonym_key_file(self) -> Path:
+        return self.data_dir / "pseudonym.key"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def default_data_dir(db_url: str, cwd: Path) -> Path:
+    """Keep evidence beside a SQLite file so that one folder holds a whole investigation."""
+    if db_url.startswith("sqlite:///") and db_url != "sqlite:///:memory:":
+        return Path(db_url.removeprefix("sqlite:///")).expanduser().resolve().parent / "undertow-data"
+    return cwd / "undertow-data"
+
+
+def load_settings(
+    db_url: str | None = None,
+    data_dir: Path | None = None,
+    *,
+    environ: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Resolve settings from explicit values, then the environment, then defaults."""
+    env = os.environ if environ is None else environ
+    here = Path.cwd() if cwd is None else cwd
+    url = db_url or env.get("UNDERTOW_DB") or sqlite_url(here / DEFAULT_DB_FILE)
+    folder = data_dir or (Path(env["UNDERTOW_DATA_DIR"]) if env.get("UNDERTOW_DATA_DIR") else None)
+    key_hex = env.get("UNDERTOW_PSEUDONYM_KEY")
+    key: bytes | None = None
+    if key_hex:
+        try:
+            key = bytes.fromhex(key_hex)
+        except ValueError as exc:
+            raise ValueError("UNDERTOW_PSEUDONYM_KEY must be hexadecimal") from exc
+        if len(key) < 16:
+            raise ValueError("UNDERTOW_PSEUDONYM_KEY must be at least 16 bytes (32 hex digits)")
+    return Settings(
+        db_url=url,
+        data_dir=(folder or default_data_dir(url, here)).expanduser(),
+        pseudonym_key=key,
+        include_private=env.get("UNDERTOW_INCLUDE_PRIVATE", "") in {"1", "true", "yes"},
+    )

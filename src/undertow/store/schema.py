@@ -1,0 +1,172 @@
+"""Tables of the canonical records (DESIGN.md §4) that ingest fills.
+
+Times are stored as integer Unix seconds (UTC): portable between SQLite and PostgreSQL, cheap
+to write in bulk and to compare.  Messages are addressed by (channel_id, message_id), the
+platform's own identity, so that re-imports are upserts and child rows need no surrogate keys.
+Later stages (signals, cases, decisions, lineages, audit) add their own tables by migration
+and point at messages, channels and media by these same keys.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+JSONType = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+channels = sa.Table(
+    "channels",
+    metadata,
+    sa.Column("channel_id", sa.String(200), primary_key=True),
+    sa.Column("platform", sa.String(40), nullable=False),
+    sa.Column("native_id", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("source_type", sa.String(60)),
+    sa.Column("public", sa.Boolean, nullable=False, default=True),
+    sa.Column("handle", sa.String(200)),
+    sa.Column("title", sa.Text),
+    sa.Column("description", sa.Text),
+    sa.Column("first_seen", sa.BigInteger),
+    sa.Column("last_seen", sa.BigInteger),
+    sa.Column("status", sa.String(40), nullable=False, default="active"),
+    sa.Column("status_at", sa.BigInteger),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+channel_titles = sa.Table(
+    "channel_titles",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel_id", sa.String(200), sa.ForeignKey("channels.channel_id"), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("source", sa.String(40), nullable=False),
+    sa.Column("message_id", sa.BigInteger),
+    sa.UniqueConstraint("channel_id", "at", "title", "source", name="uq_channel_titles_key"),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("channel_id", sa.String(200), sa.ForeignKey("channels.channel_id"), nullable=False),
+    sa.Column("message_id", sa.BigInteger, nullable=False),
+    sa.Column("date", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("author", sa.String(80)),
+    sa.Column("author_channel_id", sa.String(200)),
+    sa.Column("text", sa.Text, nullable=False, default=""),
+    sa.Column("entities", JSONType),
+    sa.Column("edited", sa.BigInteger),
+    sa.Column("forwarded_from", sa.Text),
+    sa.Column("forwarded_from_id", sa.String(200)),
+    sa.Column("saved_from", sa.Text),
+    sa.Column("reply_to", sa.BigInteger),
+    sa.Column("service_action", sa.String(60)),
+    sa.Column("action", JSONType),
+    sa.Column("extra", JSONType),
+    sa.Column("ingested_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("channel_id", "message_id", name="uq_messages_key"),
+)
+sa.Index("ix_messages_date", messages.c.date)
+sa.Index("ix_messages_forwarded_from", messages.c.forwarded_from)
+
+message_edits = sa.Table(
+    "message_edits",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel_id", sa.String(200), nullable=False),
+    sa.Column("message_id", sa.BigInteger, nullable=False),
+    sa.Column("edited", sa.BigInteger),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("replaced_at", sa.BigInteger, nullable=False),
+)
+sa.Index("ix_message_edits_key", message_edits.c.channel_id, message_edits.c.message_id)
+
+media = sa.Table(
+    "media",
+    metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("mime", sa.String(120)),
+    sa.Column("kind", sa.String(40)),
+    sa.Column("blob", sa.Text, nullable=False),
+    sa.Column("first_seen", sa.BigInteger, nullable=False),
+)
+
+message_media = sa.Table(
+    "message_media",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel_id", sa.String(200), nullable=False),
+    sa.Column("message_id", sa.BigInteger, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("path", sa.Text),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("sha256", sa.String(64)),
+    sa.Column("mime", sa.String(120)),
+    sa.Column("file_name", sa.Text),
+    sa.Column("size", sa.BigInteger),
+    sa.Column("width", sa.Integer),
+    sa.Column("height", sa.Integer),
+    sa.Column("duration_s", sa.Integer),
+    sa.UniqueConstraint("channel_id", "message_id", "position", name="uq_message_media_key"),
+)
+sa.Index("ix_message_media_sha256", message_media.c.sha256)
+
+links = sa.Table(
+    "links",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel_id", sa.String(200), nullable=False),
+    sa.Column("message_id", sa.BigInteger, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.UniqueConstraint("channel_id", "message_id", "position", name="uq_links_key"),
+)
+
+message_tags = sa.Table(
+    "message_tags",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("channel_id", sa.String(200), nullable=False),
+    sa.Column("message_id", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("tag", sa.Text, nullable=False),
+    sa.UniqueConstraint("channel_id", "message_id", "kind", "tag", name="uq_message_tags_key"),
+)
+sa.Index("ix_message_tags_tag", message_tags.c.kind, message_tags.c.tag)
+
+imports = sa.Table(
+    "imports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(60), nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("size", sa.BigInteger),
+    sa.Column("started_at", sa.BigInteger, nullable=False),
+    sa.Column("finished_at", sa.BigInteger, nullable=False),
+    sa.Column("chats", sa.Integer, nullable=False),
+    sa.Column("messages", sa.BigInteger, nullable=False),
+    sa.Column("media_stored", sa.Integer, nullable=False),
+    sa.Column("media_missing", sa.Integer, nullable=False),
+)
+
+stage_watermarks = sa.Table(
+    "stage_watermarks",
+    metadata,
+    sa.Column("stage", sa.String(80), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)

@@ -51,6 +51,15 @@ _MESSAGE_KEYS = frozenset(
         "location_information", "sticker_emoji", "reply_to_peer_id",
     }
 )  # fmt: skip
+# Keys every ordinary message has; anything else needs a closer look in `_extra`.
+_PLAIN_KEYS = frozenset(
+    {"id", "type", "date", "date_unixtime", "from", "from_id", "text", "text_entities", "edited",
+     "edited_unixtime", "forwarded_from", "forwarded_from_id", "saved_from", "reply_to_message_id",
+     "photo", "file", "thumbnail", "media_type", "mime_type", "file_name", "file_size",
+     "photo_file_size", "thumbnail_file_size", "width", "height", "duration_seconds"}
+)  # fmt: skip
+_KEY_TYPES = (str, int, type(None))
+_ENTITY_EXTRAS = ("href", "language", "document_id")
 _TITLE_ACTIONS = frozenset(
     {"create_channel", "create_group", "edit_group_title", "migrate_from_group"}
 )
@@ -67,12 +76,13 @@ class ChatContext:
     pseudonyms: Pseudonymiser
     evidence: EvidenceStore
     media_cache: dict[str, tuple[str, int] | None] = field(default_factory=dict)
+    people: dict[tuple[Any, Any], tuple[str | None, str | None]] = field(default_factory=dict)
 
 
 def clean(value: str) -> str:
     """Make a decoded string storable: no NUL (PostgreSQL refuses it), no lone surrogates."""
     if value.isascii():
-        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+        return value if "\x00" not in value else value.replace("\x00", "\ufffd")
     if "\x00" in value:
         value = value.replace("\x00", "\ufffd")
     try:
@@ -128,13 +138,13 @@ def _text_and_entities(raw: dict[str, Any]) -> tuple[str, list[dict[str, Any]], 
     given by the exporter (True) or must be recovered from the text (False)."""
     text = raw.get("text", "")
     parts: list[Any]
-    if isinstance(text, str):
+    if text.__class__ is str:
         given = raw.get("text_entities")
-        if not isinstance(given, list) or not given:
+        if given.__class__ is not list or not given:
             return clean(text), [], False
         parts = given
-        plain_text = text
-    elif isinstance(text, list):
+        plain_text: str | None = text
+    elif text.__class__ is list:
         parts = text
         plain_text = None
     elif text is None:
@@ -145,28 +155,35 @@ def _text_and_entities(raw: dict[str, Any]) -> tuple[str, list[dict[str, Any]], 
     entities: list[dict[str, Any]] = []
     offset = 0
     for part in parts:
-        if isinstance(part, str):
-            piece = part
-            kind = "plain"
-        elif isinstance(part, dict):
-            piece = part.get("text", "")
-            kind = part.get("type", "plain")
-            if not isinstance(piece, str) or not isinstance(kind, str):
-                raise RecordError("a text entity has a non-string 'type' or 'text'")
-        else:
+        if part.__class__ is str:
+            pieces.append(part)
+            offset += len(part)
+            continue
+        if part.__class__ is not dict:
             raise RecordError(f"a text part is a {type(part).__name__}, not a string or object")
-        piece = clean(piece)
+        piece = part.get("text", "")
+        kind = part.get("type", "plain")
+        if piece.__class__ is not str or kind.__class__ is not str:
+            raise RecordError("a text entity has a non-string 'type' or 'text'")
         if kind != "plain":
-            entity: dict[str, Any] = {"type": clean(kind), "text": piece, "offset": offset}
-            for key in ("href", "language", "document_id"):
-                if isinstance(part, dict) and isinstance(part.get(key), str | int):
-                    entity[key] = clean(str(part[key]))
+            entity: dict[str, Any] = {"type": kind, "text": piece, "offset": offset}
+            if len(part) > 2:
+                for key in _ENTITY_EXTRAS:
+                    extra = part.get(key)
+                    if extra.__class__ is str or extra.__class__ is int:
+                        entity[key] = str(extra)
             entities.append(entity)
         pieces.append(piece)
         offset += len(piece)
     joined = "".join(pieces)
+    cleaned = clean(joined)
+    if cleaned is not joined:
+        for entity in entities:
+            for key, value in entity.items():
+                if value.__class__ is str:
+                    entity[key] = clean(value)
     # text_entities can disagree with text (hand-made files); the text itself wins.
-    return (clean(plain_text) if plain_text is not None else joined), entities, True
+    return (clean(plain_text) if plain_text is not None else cleaned), entities, True
 
 
 def _links_and_tags(
@@ -179,21 +196,30 @@ def _links_and_tags(
         kind = entity["type"]
         if kind == "link":
             links.append(entity["text"])
-        elif kind == "text_link" and "href" in entity:
-            links.append(entity["href"])
         elif kind == "hashtag":
             tags.append(entity["text"])
         elif kind == "mention":
             mentions.append(entity["text"])
-    if ("http" in text or "t.me" in text) and len(links) < 1000:
+        elif kind == "text_link" and "href" in entity:
+            links.append(entity["href"])
+    # The exporter marks the URLs it recognises as entities; scan texts that have none marked.
+    if not links and ("://" in text or "t.me/" in text):
         for match in _URL.finditer(text):
             url = match.group(0).rstrip(_TRAILING_PUNCT)
-            if url not in links:
+            if url not in links and len(links) < 1000:
                 links.append(url)
     if not has_entities and "#" in text:
         tags.extend(m.group(0) for m in _HASHTAG.finditer(text))
-    links.extend(url for url in extra_urls if url not in links)
-    return list(dict.fromkeys(links)), list(dict.fromkeys(tags)), list(dict.fromkeys(mentions))
+    for url in extra_urls:
+        if url not in links:
+            links.append(url)
+    if len(tags) > 1:
+        tags = list(dict.fromkeys(tags))
+    if len(mentions) > 1:
+        mentions = list(dict.fromkeys(mentions))
+    if len(links) > 1:
+        links = list(dict.fromkeys(links))
+    return links, tags, mentions
 
 
 def _media_ref(
@@ -309,6 +335,9 @@ def _action(ctx: ChatContext, raw: dict[str, Any]) -> dict[str, Any]:
 
 def _extra(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
     """Fields kept beside the message (poll, location, bot, reactions as counts) and button URLs."""
+    present = raw.keys() - _PLAIN_KEYS
+    if not present:
+        return None, []
     extra: dict[str, Any] = {}
     urls: list[str] = []
     if isinstance(raw.get("via_bot"), str):
@@ -321,15 +350,10 @@ def _extra(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
             "answers": [clean(str(a.get("text", ""))) for a in answers if isinstance(a, dict)],
         }
     if isinstance(raw.get("location_information"), dict):
-        extra["location"] = {
-            k: v for k, v in raw["location_information"].items() if isinstance(v, int | float)
-        }
+        extra["location"] = {k: v for k, v in raw["location_information"].items() if isinstance(v, int | float)}
     if isinstance(raw.get("reactions"), list):
         extra["reactions"] = {
-            clean(str(r.get("emoji") or r.get("document_id") or r.get("type", "?"))): _int_or_none(
-                r.get("count")
-            )
-            or 0
+            clean(str(r.get("emoji") or r.get("document_id") or r.get("type", "?"))): _int_or_none(r.get("count")) or 0
             for r in raw["reactions"]
             if isinstance(r, dict)
         }
@@ -339,17 +363,12 @@ def _extra(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
     if isinstance(buttons, list):
         for row in buttons:
             for button in row if isinstance(row, list) else []:
-                if (
-                    isinstance(button, dict)
-                    and isinstance(button.get("data"), str)
-                    and button["data"].startswith(("http://", "https://", "tg://"))
-                ):
-                    urls.append(clean(button["data"]))
-    unknown = sorted(
-        k for k in raw if k not in _MESSAGE_KEYS and k not in _PERSON_KEYS and k != "actor"
-    )
+                data = button.get("data") if isinstance(button, dict) else None
+                if isinstance(data, str) and data.startswith(("http://", "https://", "tg://")):
+                    urls.append(clean(data))
+    unknown = present - _MESSAGE_KEYS - _PERSON_KEYS
     if unknown and raw.get("type") != "service":
-        extra["fields"] = unknown
+        extra["fields"] = sorted(unknown)
     return (extra or None), urls
 
 
@@ -373,9 +392,6 @@ def map_message(ctx: ChatContext, raw: Any, index: int) -> MessageRecord:
     if not isinstance(kind, str):
         raise RecordError(f"message {message_id}: 'type' is not a string")
     text, entities, has_entities = _text_and_entities(raw)
-    for entity in entities:
-        if entity["type"] == "mention_name":
-            entity.pop("user_id", None)
     extra, button_urls = _extra(raw)
     links, tags, mentions = _links_and_tags(text, entities, has_entities, button_urls)
     record = MessageRecord(
@@ -385,19 +401,28 @@ def map_message(ctx: ChatContext, raw: Any, index: int) -> MessageRecord:
         kind=clean(kind),
         text=text,
         entities=entities,
-        edited=parse_time(raw.get("edited_unixtime"), raw.get("edited"), "edited"),
         links=links,
         hashtags=tags,
         mentions=mentions,
-        media=_media(ctx, raw),
         extra=extra,
     )
+    if "edited" in raw or "edited_unixtime" in raw:
+        record.edited = parse_time(raw.get("edited_unixtime"), raw.get("edited"), "edited")
+    if "photo" in raw or "file" in raw or "thumbnail" in raw:
+        record.media = _media(ctx, raw)
     if kind == "service":
         action = raw.get("action")
         record.service_action = clean(action) if isinstance(action, str) else "custom"
         record.action = _action(ctx, raw)
     else:
-        record.author, record.author_channel_id = _person(ctx, raw.get("from_id"), raw.get("from"))
+        sender = raw.get("from_id"), raw.get("from")
+        hashable = sender[0].__class__ in _KEY_TYPES and sender[1].__class__ in _KEY_TYPES
+        known = ctx.people.get(sender) if hashable else None
+        if known is None:
+            known = _person(ctx, *sender)
+            if hashable and len(ctx.people) < 100_000:
+                ctx.people[sender] = known
+        record.author, record.author_channel_id = known
     forwarded = raw.get("forwarded_from")
     if isinstance(forwarded, str):
         record.forwarded_from = clean(forwarded)

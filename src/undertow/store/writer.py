@@ -8,7 +8,7 @@ twice; a newer export updates what changed (an edited text keeps the previous ve
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,11 +16,21 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from undertow.records import MEDIA_STORED, ChannelRecord, MessageRecord, TitleObservation
 from undertow.store import schema
+from undertow.store.bulk import BulkStatement, json_text
 
-_MUTABLE = (
-    "date", "kind", "author", "author_channel_id", "text", "entities", "edited", "forwarded_from",
-    "forwarded_from_id", "saved_from", "reply_to", "service_action", "action", "extra",
+MESSAGE_COLUMNS = (
+    "channel_id", "message_id", "date", "kind", "author", "author_channel_id", "text", "entities",
+    "edited", "forwarded_from", "forwarded_from_id", "saved_from", "reply_to", "service_action",
+    "action", "extra", "ingested_at",
 )  # fmt: skip
+MEDIA_REF_COLUMNS = (
+    "channel_id", "message_id", "position", "role", "kind", "path", "status", "sha256", "mime",
+    "file_name", "size", "width", "height", "duration_s",
+)  # fmt: skip
+
+
+# Rendered inline: the bulk statements carry no bind parameters besides the row's columns.
+_STORED = sa.literal_column(f"'{MEDIA_STORED}'")
 
 
 def _insert(dialect: str, table: sa.Table) -> Any:
@@ -37,47 +47,59 @@ class RecordWriter:
         self.batch_size = batch_size
         self.now = int(time.time())
         self._pending: dict[tuple[str, int], MessageRecord] = {}
-        self._titles: list[dict[str, Any]] = []
+        self._titles: list[tuple[Any, ...]] = []
         self.channels: set[str] = set()
         self.messages = 0
         self.media_stored = 0
         self.media_missing = 0
-        self._statements = self._prepare()
+        self._prepare()
 
-    def _prepare(self) -> dict[str, Any]:
-        t = schema
-        ins = _insert(self.dialect, t.messages)
+    def _prepare(self) -> None:
+        t, conn, dialect = schema, self.conn, self.dialect
+        ins = _insert(dialect, t.messages)
         newer = sa.or_(
             t.messages.c.edited.is_(None),
             sa.and_(ins.excluded.edited.is_not(None), ins.excluded.edited >= t.messages.c.edited),
         )
-        media_ref = _insert(self.dialect, t.message_media)
-        return {
-            "messages": ins.on_conflict_do_update(
-                index_elements=["channel_id", "message_id"],
-                set_={name: ins.excluded[name] for name in _MUTABLE},
-                where=newer,
-            ),
-            "message_media": media_ref.on_conflict_do_update(
+        upsert = ins.on_conflict_do_update(
+            index_elements=["channel_id", "message_id"],
+            set_={name: ins.excluded[name] for name in MESSAGE_COLUMNS[2:]},
+            where=newer,
+        )
+        self._messages = BulkStatement(conn, upsert, MESSAGE_COLUMNS)
+        ref = _insert(dialect, t.message_media)
+        self._media_refs = BulkStatement(
+            conn,
+            ref.on_conflict_do_update(
                 index_elements=["channel_id", "message_id", "position"],
-                set_={
-                    name: media_ref.excluded[name]
-                    for name in ("role", "kind", "path", "status", "sha256", "mime", "file_name", "size", "width", "height", "duration_s")
-                },
+                set_={name: ref.excluded[name] for name in MEDIA_REF_COLUMNS[3:]},
                 # A file that was stored once is not forgotten by a later export without it.
-                where=sa.or_(t.message_media.c.status != MEDIA_STORED, media_ref.excluded.status == MEDIA_STORED),
+                where=sa.or_(t.message_media.c.status != _STORED, ref.excluded.status == _STORED),
             ),
-            "media": _insert(self.dialect, t.media).on_conflict_do_nothing(index_elements=["sha256"]),
-            "links": _insert(self.dialect, t.links).on_conflict_do_nothing(
-                index_elements=["channel_id", "message_id", "position"]
-            ),
-            "tags": _insert(self.dialect, t.message_tags).on_conflict_do_nothing(
+            MEDIA_REF_COLUMNS,
+        )
+        self._media = BulkStatement(
+            conn,
+            _insert(dialect, t.media).on_conflict_do_nothing(index_elements=["sha256"]),
+            ("sha256", "size", "mime", "kind", "blob", "first_seen"),
+        )
+        self._links = BulkStatement(
+            conn,
+            _insert(dialect, t.links).on_conflict_do_nothing(index_elements=["channel_id", "message_id", "position"]),
+            ("channel_id", "message_id", "position", "url"),
+        )
+        self._tags = BulkStatement(
+            conn,
+            _insert(dialect, t.message_tags).on_conflict_do_nothing(
                 index_elements=["channel_id", "message_id", "kind", "tag"]
             ),
-            "titles": _insert(self.dialect, t.channel_titles).on_conflict_do_nothing(
-                index_elements=["channel_id", "at", "title", "source"]
-            ),
-        }
+            ("channel_id", "message_id", "kind", "tag"),
+        )
+        self._title_rows = BulkStatement(
+            conn,
+            _insert(dialect, t.channel_titles).on_conflict_do_nothing(index_elements=["channel_id", "at", "title", "source"]),
+            ("channel_id", "title", "at", "source", "message_id"),
+        )
 
     # -- channels and titles --------------------------------------------------------------
 
@@ -97,17 +119,14 @@ class RecordWriter:
             "status": "active",
             "updated_at": self.now,
         }
-        keep = {"kind", "source_type", "public", "updated_at"}
-        update = {k: ins.excluded[k] for k in keep}
+        update = {k: ins.excluded[k] for k in ("kind", "source_type", "public", "updated_at")}
         update["handle"] = sa.func.coalesce(ins.excluded.handle, schema.channels.c.handle)
         update["description"] = sa.func.coalesce(ins.excluded.description, schema.channels.c.description)
         self.conn.execute(ins.values(values).on_conflict_do_update(index_elements=["channel_id"], set_=update))
         self.channels.add(channel.channel_id)
 
     def add_title(self, title: TitleObservation) -> None:
-        self._titles.append(
-            {"channel_id": title.channel_id, "title": title.title, "at": title.at, "source": title.source, "message_id": title.message_id}
-        )
+        self._titles.append((title.channel_id, title.title, title.at, title.source, title.message_id))
 
     # -- messages -------------------------------------------------------------------------
 
@@ -122,107 +141,97 @@ class RecordWriter:
             self._pending.clear()
             self._write_messages(batch)
         if self._titles:
-            self.conn.execute(self._statements["titles"], self._titles)
+            self._title_rows.run(self._titles)
             self._titles = []
 
     def _write_messages(self, batch: Sequence[MessageRecord]) -> None:
-        changed = self._keep_previous_versions([m for m in batch if m.edited is not None])
-        rows = [
-            {
-                "channel_id": m.channel_id,
-                "message_id": m.message_id,
-                "date": m.date,
-                "kind": m.kind,
-                "author": m.author,
-                "author_channel_id": m.author_channel_id,
-                "text": m.text,
-                "entities": m.entities or None,
-                "edited": m.edited,
-                "forwarded_from": m.forwarded_from,
-                "forwarded_from_id": m.forwarded_from_id,
-                "saved_from": m.saved_from,
-                "reply_to": m.reply_to,
-                "service_action": m.service_action,
-                "action": m.action,
-                "extra": m.extra,
-                "ingested_at": self.now,
-            }
-            for m in batch
-        ]
-        self.conn.execute(self._statements["messages"], rows)
-        self.messages += len(rows)
-        if changed:
-            self._forget_children(changed)
-        self._write_children(batch)
+        stale, replaced = self._compare_with_stored(batch)
+        now = self.now
+        self._messages.run(
+            [
+                (
+                    m.channel_id, m.message_id, m.date, m.kind, m.author, m.author_channel_id, m.text,
+                    json_text(m.entities) if m.entities else None, m.edited, m.forwarded_from,
+                    m.forwarded_from_id, m.saved_from, m.reply_to, m.service_action,
+                    json_text(m.action), json_text(m.extra), now,
+                )
+                for m in batch
+            ]
+        )  # fmt: skip
+        self.messages += len(batch)
+        if replaced:
+            for table in (schema.links, schema.message_tags):
+                for channel_id, message_id in replaced:
+                    self.conn.execute(
+                        sa.delete(table).where(table.c.channel_id == channel_id, table.c.message_id == message_id)
+                    )
+        # A message whose stored version is a newer edit keeps its own links, tags and media.
+        self._write_children([m for m in batch if (m.channel_id, m.message_id) not in stale] if stale else batch)
 
-    def _keep_previous_versions(self, edited: Sequence[MessageRecord]) -> list[tuple[str, int]]:
-        """Save the stored text of messages whose incoming version is a newer edit."""
-        if not edited:
-            return []
+    def _compare_with_stored(self, batch: Sequence[MessageRecord]) -> tuple[set[tuple[str, int]], list[tuple[str, int]]]:
+        """Which incoming messages are older than what is stored (stale), and which replace a
+        stored text with a newer edit (whose old text is kept in `message_edits`)."""
         m = schema.messages
-        by_key = {(r.channel_id, r.message_id): r for r in edited}
-        changed: list[tuple[str, int]] = []
-        for channel_id in {r.channel_id for r in edited}:
-            ids = [r.message_id for r in edited if r.channel_id == channel_id]
-            query = sa.select(m.c.message_id, m.c.text, m.c.edited).where(
-                m.c.channel_id == channel_id, m.c.message_id.in_(ids)
+        stale: set[tuple[str, int]] = set()
+        replaced: list[tuple[str, int]] = []
+        by_channel: dict[str, dict[int, MessageRecord]] = {}
+        for record in batch:
+            by_channel.setdefault(record.channel_id, {})[record.message_id] = record
+        for channel_id, records in by_channel.items():
+            # Only rows that were ever edited, or that an incoming edit replaces, matter here.
+            edited_ids = [i for i, r in records.items() if r.edited is not None]
+            condition = m.c.edited.is_not(None)
+            if edited_ids:
+                condition = sa.or_(condition, m.c.message_id.in_(edited_ids))
+            query = sa.select(m.c.message_id, m.c.edited, m.c.text).where(
+                m.c.channel_id == channel_id,
+                m.c.message_id.between(min(records), max(records)),
+                condition,
             )
-            for message_id, text, previous_edit in self.conn.execute(query):
-                incoming = by_key[(channel_id, message_id)]
-                newer = previous_edit is None or (incoming.edited or 0) > previous_edit
-                if newer and text != incoming.text:
-                    changed.append((channel_id, message_id))
+            for message_id, stored_edit, text in self.conn.execute(query):
+                incoming = records.get(message_id)
+                if incoming is None:
+                    continue
+                if stored_edit is not None and (incoming.edited is None or incoming.edited < stored_edit):
+                    stale.add((channel_id, message_id))
+                elif incoming.edited is not None and incoming.edited != stored_edit and text != incoming.text:
+                    replaced.append((channel_id, message_id))
                     self.conn.execute(
                         sa.insert(schema.message_edits).values(
-                            channel_id=channel_id, message_id=message_id, edited=previous_edit, text=text, replaced_at=self.now
+                            channel_id=channel_id, message_id=message_id, edited=stored_edit, text=text, replaced_at=self.now
                         )
                     )
-        return changed
-
-    def _forget_children(self, keys: Iterable[tuple[str, int]]) -> None:
-        for table in (schema.links, schema.message_tags):
-            for channel_id, message_id in keys:
-                self.conn.execute(sa.delete(table).where(table.c.channel_id == channel_id, table.c.message_id == message_id))
+        return stale, replaced
 
     def _write_children(self, batch: Sequence[MessageRecord]) -> None:
-        media_refs: list[dict[str, Any]] = []
-        blobs: dict[str, dict[str, Any]] = {}
-        links: list[dict[str, Any]] = []
-        tags: list[dict[str, Any]] = []
+        media_refs: list[tuple[Any, ...]] = []
+        blobs: dict[str, tuple[Any, ...]] = {}
+        links: list[tuple[Any, ...]] = []
+        tags: list[tuple[Any, ...]] = []
         for m in batch:
-            key = {"channel_id": m.channel_id, "message_id": m.message_id}
+            cid, mid = m.channel_id, m.message_id
             for ref in m.media:
                 media_refs.append(
-                    key | {
-                        "position": ref.position, "role": ref.role, "kind": ref.kind, "path": ref.path,
-                        "status": ref.status, "sha256": ref.sha256, "mime": ref.mime,
-                        "file_name": ref.file_name, "size": ref.size, "width": ref.width,
-                        "height": ref.height, "duration_s": ref.duration_s,
-                    }
+                    (cid, mid, ref.position, ref.role, ref.kind, ref.path, ref.status, ref.sha256, ref.mime,
+                     ref.file_name, ref.size, ref.width, ref.height, ref.duration_s)
                 )  # fmt: skip
                 if ref.sha256 is not None:
                     self.media_stored += 1
-                    blobs.setdefault(
-                        ref.sha256,
-                        {
-                            "sha256": ref.sha256, "size": ref.size or 0, "mime": ref.mime, "kind": ref.kind,
-                            "blob": f"sha256/{ref.sha256[:2]}/{ref.sha256[2:4]}/{ref.sha256}",
-                            "first_seen": self.now,
-                        },
-                    )  # fmt: skip
+                    if ref.sha256 not in blobs:
+                        blob = f"sha256/{ref.sha256[:2]}/{ref.sha256[2:4]}/{ref.sha256}"
+                        blobs[ref.sha256] = (ref.sha256, ref.size or 0, ref.mime, ref.kind, blob, self.now)
                 elif ref.path is not None:
                     self.media_missing += 1
-            links.extend(key | {"position": i, "url": url} for i, url in enumerate(m.links))
-            tags.extend(key | {"kind": "hashtag", "tag": tag} for tag in m.hashtags)
-            tags.extend(key | {"kind": "mention", "tag": tag} for tag in m.mentions)
-        if blobs:
-            self.conn.execute(self._statements["media"], list(blobs.values()))
-        if media_refs:
-            self.conn.execute(self._statements["message_media"], media_refs)
-        if links:
-            self.conn.execute(self._statements["links"], links)
-        if tags:
-            self.conn.execute(self._statements["tags"], tags)
+            for i, url in enumerate(m.links):
+                links.append((cid, mid, i, url))
+            for tag in m.hashtags:
+                tags.append((cid, mid, "hashtag", tag))
+            for tag in m.mentions:
+                tags.append((cid, mid, "mention", tag))
+        self._media.run(list(blobs.values()))
+        self._media_refs.run(media_refs)
+        self._links.run(links)
+        self._tags.run(tags)
 
     # -- end of an import -----------------------------------------------------------------
 

@@ -1,0 +1,57 @@
+"""Compiled bulk statements run through the driver's own `executemany`.
+
+SQLAlchemy builds and compiles each statement once for the connection's dialect; rows then go
+to the DB-API cursor as plain tuples (or dicts for named-parameter drivers), skipping
+per-row parameter processing, which dominates ingest time otherwise.  JSON values must
+already be serialised (see `json_text`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+
+def json_text(value: Any) -> str | None:
+    """A JSON column value as text, or None for SQL NULL."""
+    if value is None:
+        return None
+    return orjson.dumps(value).decode()
+
+
+class BulkStatement:
+    """One compiled INSERT ... ON CONFLICT statement and its column order."""
+
+    def __init__(self, conn: sa.Connection, statement: sa.Insert, columns: Sequence[str]) -> None:
+        self.conn = conn
+        self.columns = tuple(columns)
+        compiled = statement.inline().compile(dialect=conn.dialect, column_keys=list(columns))
+        self.sql = compiled.string
+        positional = conn.dialect.positional
+        order = compiled.positiontup if positional else None
+        if order is not None and tuple(order) != self.columns:
+            index = {name: i for i, name in enumerate(self.columns)}
+            self._reorder: list[int] | None = [index[name] for name in order]
+        else:
+            self._reorder = None
+        self._named = not positional
+
+    def run(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        params: Sequence[Any]
+        if self._named:
+            params = [dict(zip(self.columns, row, strict=True)) for row in rows]
+        elif self._reorder is not None:
+            order = self._reorder
+            params = [tuple(row[i] for i in order) for row in rows]
+        else:
+            params = rows
+        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(self.sql, params)
+        finally:
+            cursor.close()

@@ -194,11 +194,10 @@ def demo(
         _print_summary(summarise(store))
     finally:
         store.close()
-    console = Console()
-    console.print("\nExplore it further:")
-    console.print(f"  undertow --db {db_url} export channels --format csv")
-    console.print(f"  undertow --db {db_url} export messages --format jsonl --out messages.jsonl")
-    console.print(f"  ground truth of the simulated world: {summary.truth_path}")
+    typer.echo("\nExplore it further:")
+    typer.echo(f"  undertow --db {db_url} export channels --format csv")
+    typer.echo(f"  undertow --db {db_url} export messages --format jsonl --out messages.jsonl")
+    typer.echo(f"  ground truth of the simulated world: {summary.truth_path}")
 
 
 def _print_summary(summary: StoreSummary) -> None:
@@ -222,7 +221,7 @@ def _print_summary(summary: StoreSummary) -> None:
         ("top link hosts", summary.top_link_hosts),
     ):
         if rows:
-            console.print(f"[bold]{title}:[/bold] " + ", ".join(f"{name} ({n})" for name, n in rows))
+            console.print(f"[bold]{title}:[/bold] " + ", ".join(f"{name} ({n})" for name, n in rows), soft_wrap=True)
 
 
 def _export(kind: str, fmt: str, out: Path | None) -> None:

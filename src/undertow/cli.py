@@ -33,7 +33,7 @@ app = typer.Typer(
 )
 export_app = typer.Typer(help="Export records as JSON Lines or CSV.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class State:

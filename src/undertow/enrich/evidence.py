@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 CHUNK = 1 << 20
+SMALL_FILE = 32 << 20
 
 
 class EvidenceStore:
@@ -26,7 +27,34 @@ class EvidenceStore:
         return self.root / "sha256" / sha256[:2] / sha256[2:4] / sha256
 
     def add_file(self, source: Path) -> tuple[str, int]:
-        """Hash `source` while copying it in; return (sha256 hex, size in bytes)."""
+        """Store `source` (unless a blob with its hash exists); return (sha256 hex, size)."""
+        with source.open("rb") as handle:
+            data = handle.read(SMALL_FILE + 1)
+            if len(data) > SMALL_FILE:
+                return self._add_large(source)
+        sha = hashlib.sha256(data).hexdigest()
+        target = self.blob_path(sha)
+        if not target.exists():
+            self._write_atomically(target, data)
+        return sha, len(data)
+
+    def _write_atomically(self, target: Path, data: bytes) -> None:
+        tmp_dir = self.root / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp_name, target)
+        except BaseException:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)
+            raise
+        self._created.append(target)
+
+    def _add_large(self, source: Path) -> tuple[str, int]:
+        """Hash a large file while copying it in, never holding it in memory."""
         tmp_dir = self.root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()

@@ -9,6 +9,7 @@ fields with "(File not included...)" placeholders.  People become keyed pseudony
 from __future__ import annotations
 
 import mimetypes
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -75,7 +76,8 @@ class ChatContext:
     base_dir: Path
     pseudonyms: Pseudonymiser
     evidence: EvidenceStore
-    media_cache: dict[str, tuple[str, int] | None] = field(default_factory=dict)
+    media_cache: dict[str, tuple[str, int] | None | bool] = field(default_factory=dict)
+    real_base: str = ""
     people: dict[tuple[Any, Any], tuple[str | None, str | None]] = field(default_factory=dict)
 
 
@@ -241,8 +243,8 @@ def _media_ref(
         return ref
     ref.path = value
     stored = _store_file(ctx, value)
-    if stored is None:
-        ref.status = MEDIA_REJECTED if _outside(ctx.base_dir, value) else MEDIA_MISSING
+    if stored is None or stored is False or stored is True:
+        ref.status = MEDIA_REJECTED if stored is False else MEDIA_MISSING
         return ref
     ref.sha256, ref.size = stored
     ref.status = MEDIA_STORED
@@ -251,24 +253,29 @@ def _media_ref(
     return ref
 
 
-def _outside(base: Path, relative: str) -> bool:
+def _resolve_inside(ctx: ChatContext, relative: str) -> str | None:
+    """The real path of `relative` if it stays inside the export folder (symlinks followed)."""
+    if not ctx.real_base:
+        ctx.real_base = os.path.realpath(ctx.base_dir)
     try:
-        (base / relative).resolve().relative_to(base.resolve())
-    except (ValueError, OSError):
-        return True
-    return False
+        real = os.path.realpath(os.path.join(ctx.real_base, relative))
+    except (OSError, ValueError):
+        return None
+    return real if real.startswith(ctx.real_base + os.sep) else None
 
 
-def _store_file(ctx: ChatContext, relative: str) -> tuple[str, int] | None:
+def _store_file(ctx: ChatContext, relative: str) -> tuple[str, int] | None | bool:
+    """(sha256, size) of a stored file, None if it is missing, False if the path is unsafe."""
     if relative in ctx.media_cache:
         return ctx.media_cache[relative]
-    result: tuple[str, int] | None = None
-    if not _outside(ctx.base_dir, relative):
-        candidate = (ctx.base_dir / relative).resolve()
+    result: tuple[str, int] | None | bool
+    real = _resolve_inside(ctx, relative)
+    if real is None:
+        result = False
+    else:
         try:
-            if candidate.is_file():
-                result = ctx.evidence.add_file(candidate)
-        except OSError:
+            result = ctx.evidence.add_file(Path(real))
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
             result = None
     if len(ctx.media_cache) < 100_000:
         ctx.media_cache[relative] = result

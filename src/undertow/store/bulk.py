@@ -8,7 +8,7 @@ already be serialised (see `json_text`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -22,22 +22,32 @@ def json_text(value: Any) -> str | None:
     return orjson.dumps(value).decode()
 
 
-class BulkStatement:
-    """One compiled INSERT ... ON CONFLICT statement and its column order."""
+_COMPILED: dict[tuple[str, str], tuple[str, list[int] | None, bool]] = {}
 
-    def __init__(self, conn: sa.Connection, statement: sa.Insert, columns: Sequence[str]) -> None:
+
+class BulkStatement:
+    """One compiled INSERT ... ON CONFLICT statement and its column order.
+
+    Compilation is cached per dialect and `key`, so opening a writer per imported file
+    costs nothing after the first.
+    """
+
+    def __init__(
+        self, conn: sa.Connection, key: str, build: Callable[[], sa.Insert], columns: Sequence[str]
+    ) -> None:
         self.conn = conn
         self.columns = tuple(columns)
-        compiled = statement.inline().compile(dialect=conn.dialect, column_keys=list(columns))
-        self.sql = compiled.string
-        positional = conn.dialect.positional
-        order = compiled.positiontup if positional else None
-        if order is not None and tuple(order) != self.columns:
-            index = {name: i for i, name in enumerate(self.columns)}
-            self._reorder: list[int] | None = [index[name] for name in order]
-        else:
-            self._reorder = None
-        self._named = not positional
+        cache_key = (conn.dialect.name, key)
+        if cache_key not in _COMPILED:
+            compiled = build().inline().compile(dialect=conn.dialect, column_keys=list(columns))
+            positional = conn.dialect.positional
+            order = compiled.positiontup if positional else None
+            reorder = None
+            if order is not None and tuple(order) != self.columns:
+                index = {name: i for i, name in enumerate(self.columns)}
+                reorder = [index[name] for name in order]
+            _COMPILED[cache_key] = (compiled.string, reorder, not positional)
+        self.sql, self._reorder, self._named = _COMPILED[cache_key]
 
     def run(self, rows: Sequence[tuple[Any, ...]]) -> None:
         if not rows:

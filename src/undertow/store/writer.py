@@ -8,7 +8,7 @@ twice; a newer export updates what changed (an edited text keeps the previous ve
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,48 +56,52 @@ class RecordWriter:
 
     def _prepare(self) -> None:
         t, conn, dialect = schema, self.conn, self.dialect
-        ins = _insert(dialect, t.messages)
-        newer = sa.or_(
-            t.messages.c.edited.is_(None),
-            sa.and_(ins.excluded.edited.is_not(None), ins.excluded.edited >= t.messages.c.edited),
-        )
-        upsert = ins.on_conflict_do_update(
-            index_elements=["channel_id", "message_id"],
-            set_={name: ins.excluded[name] for name in MESSAGE_COLUMNS[2:]},
-            where=newer,
-        )
-        self._messages = BulkStatement(conn, upsert, MESSAGE_COLUMNS)
-        ref = _insert(dialect, t.message_media)
-        self._media_refs = BulkStatement(
-            conn,
-            ref.on_conflict_do_update(
+
+        def messages() -> sa.Insert:
+            ins = _insert(dialect, t.messages)
+            newer = sa.or_(
+                t.messages.c.edited.is_(None),
+                sa.and_(ins.excluded.edited.is_not(None), ins.excluded.edited >= t.messages.c.edited),
+            )
+            return ins.on_conflict_do_update(  # type: ignore[no-any-return]
+                index_elements=["channel_id", "message_id"],
+                set_={name: ins.excluded[name] for name in MESSAGE_COLUMNS[2:]},
+                where=newer,
+            )
+
+        def media_refs() -> sa.Insert:
+            ref = _insert(dialect, t.message_media)
+            return ref.on_conflict_do_update(  # type: ignore[no-any-return]
                 index_elements=["channel_id", "message_id", "position"],
                 set_={name: ref.excluded[name] for name in MEDIA_REF_COLUMNS[3:]},
                 # A file that was stored once is not forgotten by a later export without it.
                 where=sa.or_(t.message_media.c.status != _STORED, ref.excluded.status == _STORED),
-            ),
-            MEDIA_REF_COLUMNS,
-        )
+            )
+
+        def ignore_duplicates(table: sa.Table, *key: str) -> Callable[[], sa.Insert]:
+            return lambda: _insert(dialect, table).on_conflict_do_nothing(index_elements=list(key))  # type: ignore[no-any-return]
+
+        self._messages = BulkStatement(conn, "messages", messages, MESSAGE_COLUMNS)
+        self._media_refs = BulkStatement(conn, "message_media", media_refs, MEDIA_REF_COLUMNS)
         self._media = BulkStatement(
-            conn,
-            _insert(dialect, t.media).on_conflict_do_nothing(index_elements=["sha256"]),
-            ("sha256", "size", "mime", "kind", "blob", "first_seen"),
+            conn, "media", ignore_duplicates(t.media, "sha256"), ("sha256", "size", "mime", "kind", "blob", "first_seen")
         )
         self._links = BulkStatement(
             conn,
-            _insert(dialect, t.links).on_conflict_do_nothing(index_elements=["channel_id", "message_id", "position"]),
+            "links",
+            ignore_duplicates(t.links, "channel_id", "message_id", "position"),
             ("channel_id", "message_id", "position", "url"),
         )
         self._tags = BulkStatement(
             conn,
-            _insert(dialect, t.message_tags).on_conflict_do_nothing(
-                index_elements=["channel_id", "message_id", "kind", "tag"]
-            ),
+            "tags",
+            ignore_duplicates(t.message_tags, "channel_id", "message_id", "kind", "tag"),
             ("channel_id", "message_id", "kind", "tag"),
         )
         self._title_rows = BulkStatement(
             conn,
-            _insert(dialect, t.channel_titles).on_conflict_do_nothing(index_elements=["channel_id", "at", "title", "source"]),
+            "titles",
+            ignore_duplicates(t.channel_titles, "channel_id", "at", "title", "source"),
             ("channel_id", "title", "at", "source", "message_id"),
         )
 

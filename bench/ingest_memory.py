@@ -21,9 +21,22 @@ import time
 from pathlib import Path
 
 import orjson
+
 from common import WORK, write_result
 
-WORDS = "report market weather update river harbour bridge season garden station morning".split()
+WORDS = [
+    "report",
+    "market",
+    "weather",
+    "update",
+    "river",
+    "harbour",
+    "bridge",
+    "season",
+    "garden",
+    "station",
+    "morning",
+]
 
 
 def write_big_export(path: Path, target_bytes: int) -> int:
@@ -31,7 +44,10 @@ def write_big_export(path: Path, target_bytes: int) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     with path.open("wb") as out:
-        out.write(b'{\n "name": "Big Placeholder Channel",\n "type": "public_channel",\n "id": 4242,\n "messages": [\n')
+        out.write(
+            b'{\n "name": "Big Placeholder Channel",\n "type": "public_channel",\n'
+            b' "id": 4242,\n "messages": [\n'
+        )
         written = 0
         base = 1_560_000_000
         while written < target_bytes:
@@ -44,7 +60,12 @@ def write_big_export(path: Path, target_bytes: int) -> int:
                 "date_unixtime": str(base + count * 30),
                 "from": "Big Placeholder Channel",
                 "from_id": "channel4242",
-                "text": [f"{body} ", {"type": "hashtag", "text": "#KhilafahNews"}, " ", {"type": "link", "text": f"https://t.me/backup{count % 97}"}],
+                "text": [
+                    f"{body} ",
+                    {"type": "hashtag", "text": "#KhilafahNews"},
+                    " ",
+                    {"type": "link", "text": f"https://t.me/backup{count % 97}"},
+                ],
                 "text_entities": [
                     {"type": "plain", "text": f"{body} "},
                     {"type": "hashtag", "text": "#KhilafahNews"},
@@ -69,14 +90,20 @@ def peak_rss_mb(command: list[str], env: dict[str, str] | None = None) -> tuple[
     elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if after <= before:
-        raise SystemExit("could not measure the child's peak RSS (it used less than an earlier child)")
+        raise SystemExit(
+            "could not measure the child's peak RSS (it used less than an earlier child)"
+        )
     return after / 1024, elapsed
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--gigabytes", type=float, default=1.05)
-    parser.add_argument("--skip-peer", action="store_true", help="do not load the whole file with orjson")
+    parser.add_argument(
+        "--skip-peer", action="store_true", help="do not load the whole file with orjson"
+    )
     args = parser.parse_args()
     export = WORK / "big-export" / "result.json"
     target = int(args.gigabytes * 1024**3)
@@ -91,7 +118,16 @@ def main() -> int:
     undertow = str(Path(sys.executable).with_name("undertow"))
     # Undertow first: ru_maxrss of children only grows, so the smaller peak must come first.
     ours, ours_s = peak_rss_mb(
-        [undertow, "--quiet", "--db", f"sqlite:///{store_dir / 'store.db'}", "--data-dir", str(store_dir / "data"), "ingest", str(export)],
+        [
+            undertow,
+            "--quiet",
+            "--db",
+            f"sqlite:///{store_dir / 'store.db'}",
+            "--data-dir",
+            str(store_dir / "data"),
+            "ingest",
+            str(export),
+        ],
         env={**os.environ, "UNDERTOW_PSEUDONYM_KEY": "00" * 32},
     )
     result = {
@@ -102,8 +138,18 @@ def main() -> int:
         "goal": "peak RSS under 300 MB",
     }
     if not args.skip_peer:
-        peer, peer_s = peak_rss_mb([sys.executable, "-c", f"import orjson; orjson.loads(open({str(export)!r}, 'rb').read())"])
-        result |= {"peer": "orjson.loads of the whole file", "peer_peak_rss_mb": round(peer, 1), "peer_s": round(peer_s, 1)}
+        peer, peer_s = peak_rss_mb(
+            [
+                sys.executable,
+                "-c",
+                f"import orjson; orjson.loads(open({str(export)!r}, 'rb').read())",
+            ]
+        )
+        result |= {
+            "peer": "orjson.loads of the whole file",
+            "peer_peak_rss_mb": round(peer, 1),
+            "peer_s": round(peer_s, 1),
+        }
     write_result("ingest_memory", result)
     shutil.rmtree(store_dir, ignore_errors=True)
     return 0

@@ -1,4 +1,5 @@
-"""Shared fixtures: real SQLite files and databases on the PostgreSQL server the test script starts."""
+"""Shared fixtures: real SQLite files, and databases on the PostgreSQL server that
+scripts/test.sh starts."""
 
 from __future__ import annotations
 
@@ -33,7 +34,9 @@ def pg_url() -> Iterator[str]:
             pytest.fail("UNDERTOW_TEST_PG is not set: run the suite through scripts/test.sh")
         pytest.skip("UNDERTOW_TEST_PG is not set (scripts/test.sh starts PostgreSQL and sets it)")
     name = "ut_" + uuid.uuid4().hex[:12]
-    admin = sa.create_engine(server.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(
+        server.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = server.rsplit("/", 1)[0] + "/" + name
@@ -69,6 +72,6 @@ def store(settings: Settings) -> Iterator[Store]:
 
 @pytest.fixture
 def sqlite_settings(tmp_path: Path) -> Settings:
-    return load_settings(f"sqlite:///{tmp_path / 'store.db'}", tmp_path / "data", environ={}).with_overrides(
-        pseudonym_key=bytes(range(32))
-    )
+    return load_settings(
+        f"sqlite:///{tmp_path / 'store.db'}", tmp_path / "data", environ={}
+    ).with_overrides(pseudonym_key=bytes(range(32)))

@@ -9,7 +9,9 @@ from typing import Any
 BASE = 1_600_000_000
 
 
-def message(ident: int, text: Any = "", *, date: int | None = None, **fields: Any) -> dict[str, Any]:
+def message(
+    ident: int, text: Any = "", *, date: int | None = None, **fields: Any
+) -> dict[str, Any]:
     """A current-format channel message."""
     when = BASE + ident * 60 if date is None else date
     out: dict[str, Any] = {
@@ -44,7 +46,13 @@ def service(ident: int, action: str, *, date: int | None = None, **fields: Any) 
     return out
 
 
-def chat(messages: list[dict[str, Any]], *, name: str = "Test Channel", chat_id: int = 100, kind: str = "public_channel") -> dict[str, Any]:
+def chat(
+    messages: list[dict[str, Any]],
+    *,
+    name: str = "Test Channel",
+    chat_id: int = 100,
+    kind: str = "public_channel",
+) -> dict[str, Any]:
     return {"name": name, "type": kind, "id": chat_id, "messages": messages}
 
 

@@ -10,17 +10,20 @@ import sys
 from pathlib import Path
 
 import pytest
-from export_builder import chat, message, service, write_export
 from typer.testing import CliRunner
 
 from undertow import __version__
 from undertow.cli import app
 
+from export_builder import chat, message, service, write_export
+
 runner = CliRunner()
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args), env={"UNDERTOW_PSEUDONYM_KEY": "11" * 32, **(env or {})})
+    result = runner.invoke(
+        app, list(args), env={"UNDERTOW_PSEUDONYM_KEY": "11" * 32, **(env or {})}
+    )
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -34,14 +37,23 @@ def export(tmp_path: Path) -> Path:
         chat(
             [
                 service(1, "create_channel", title="Old Name"),
-                message(2, ["post ", {"type": "hashtag", "text": "#Amaq"}, " ", {"type": "link", "text": "https://matrix.to/#/#room:example.org"}], photo="photos/a.jpg"),
+                message(
+                    2,
+                    [
+                        "post ",
+                        {"type": "hashtag", "text": "#Amaq"},
+                        " ",
+                        {"type": "link", "text": "https://matrix.to/#/#room:example.org"},
+                    ],
+                    photo="photos/a.jpg",
+                ),
                 message(3, "a forward", forwarded_from="Amaq Agency"),
                 service(4, "edit_group_title", title="New Name"),
             ],
             name="New Name",
             chat_id=4242,
         ),
-    )  # fmt: skip
+    )
     return tmp_path / "exports"
 
 
@@ -65,7 +77,9 @@ def test_ingest_then_export_channels_and_messages(tmp_path: Path, export: Path) 
     assert channel["messages"] == 4 and channel["kind"] == "channel"
 
     out_file = tmp_path / "messages.jsonl"
-    code, _, _ = invoke("--db", db, "export", "messages", "--format", "jsonl", "--out", str(out_file))
+    code, _, _ = invoke(
+        "--db", db, "export", "messages", "--format", "jsonl", "--out", str(out_file)
+    )
     assert code == 0
     rows = [json.loads(line) for line in out_file.read_text().splitlines()]
     post = next(r for r in rows if r["message_id"] == 2)
@@ -78,7 +92,17 @@ def test_ingest_then_export_channels_and_messages(tmp_path: Path, export: Path) 
 
     code, out, _ = invoke("--db", db, "export", "messages", "--format", "csv")
     table = list(csv.DictReader(io.StringIO(out)))
-    assert {"channel_id", "message_id", "date", "text", "forwarded_from", "links", "hashtags", "media", "service_action"} <= set(table[0])
+    assert {
+        "channel_id",
+        "message_id",
+        "date",
+        "text",
+        "forwarded_from",
+        "links",
+        "hashtags",
+        "media",
+        "service_action",
+    } <= set(table[0])
     assert json.loads(table[1]["hashtags"]) == ["#Amaq"]
 
 
@@ -93,7 +117,9 @@ def test_ingest_reads_the_db_from_the_environment(tmp_path: Path, export: Path) 
 def test_bad_file_exits_non_zero_with_a_clear_message(tmp_path: Path, export: Path) -> None:
     bad = tmp_path / "bad" / "result.json"
     bad.parent.mkdir()
-    bad.write_text('{"name": "x", "messages": [{"id": 1, "date_unixtime": "1", "text": "ok"}, {"id": 2,')
+    bad.write_text(
+        '{"name": "x", "messages": [{"id": 1, "date_unixtime": "1", "text": "ok"}, {"id": 2,'
+    )
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     code, _, err = invoke("--db", db, "ingest", str(export), str(bad))
     assert code == 1
@@ -126,13 +152,18 @@ def test_demo_runs_end_to_end_as_a_user_types_it(tmp_path: Path) -> None:
     undertow = Path(sys.executable).with_name("undertow")
     result = subprocess.run(
         [str(undertow), "demo", "--workdir", str(tmp_path / "demo")],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "What is in the store" in result.stdout
     assert "Amaq" in result.stdout
     assert (tmp_path / "demo" / "world" / "truth.json").exists()
-    code, out, _ = invoke("--db", f"sqlite:///{tmp_path / 'demo' / 'undertow.db'}", "export", "channels")
+    _, out, _ = invoke(
+        "--db", f"sqlite:///{tmp_path / 'demo' / 'undertow.db'}", "export", "channels"
+    )
     rows = [json.loads(line) for line in out.splitlines()]
     assert len(rows) >= 20
     assert sum(r["messages"] for r in rows) > 2000

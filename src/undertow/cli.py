@@ -14,13 +14,28 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 from undertow import __version__
-from undertow.exchange.records_export import CHANNEL_FIELDS, FORMATS, MESSAGE_FIELDS, iter_channels, iter_messages, write_rows
+from undertow.exchange.records_export import (
+    CHANNEL_FIELDS,
+    FORMATS,
+    MESSAGE_FIELDS,
+    iter_channels,
+    iter_messages,
+    write_rows,
+)
 from undertow.ingest import FileReport, IngestError, ingest_paths
 from undertow.settings import Settings, load_settings, sqlite_url
+from undertow.simulate import SimulationSummary, estimate_messages, simulate_world
 from undertow.store import Store, open_store
 from undertow.store.database import StoreError
 from undertow.summary import StoreSummary, summarise
@@ -58,10 +73,23 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    db: Annotated[str | None, typer.Option("--db", help="Store URL (sqlite:///file.db or postgresql://...). Env: UNDERTOW_DB.")] = None,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Evidence store and key folder. Env: UNDERTOW_DATA_DIR.")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db", help="Store URL (sqlite:///file.db or postgresql://...). Env: UNDERTOW_DB."
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Evidence store and key folder. Env: UNDERTOW_DATA_DIR."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     state.db, state.data_dir, state.quiet = db, data_dir, quiet
 
@@ -101,8 +129,16 @@ def run_ingest(store: Store, settings: Settings, paths: list[Path]) -> list[File
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Export files or folders (searched recursively for result.json).")],
-    include_private: Annotated[bool, typer.Option("--include-private", help="Also import one-to-one chats, bots and saved messages.")] = False,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Export files or folders (searched recursively for result.json)."),
+    ],
+    include_private: Annotated[
+        bool,
+        typer.Option(
+            "--include-private", help="Also import one-to-one chats, bots and saved messages."
+        ),
+    ] = False,
 ) -> None:
     """Import Telegram Desktop JSON exports into the store (each file is one transaction)."""
     settings = state.settings()
@@ -118,7 +154,10 @@ def ingest(
         store.close()
     failed = _print_reports(reports)
     if not reports:
-        err.print("[yellow]no Telegram export files found[/yellow] (looked for result.json and export-like .json files)")
+        err.print(
+            "[yellow]no Telegram export files found[/yellow] "
+            "(looked for result.json and export-like .json files)"
+        )
         raise typer.Exit(1)
     if failed:
         raise typer.Exit(1)
@@ -131,7 +170,9 @@ def _print_reports(reports: list[FileReport]) -> int:
             err.print(f"[yellow]note:[/yellow] {notice}")
         if report.error:
             failed += 1
-            err.print(f"[red]error:[/red] {report.error}\n       nothing from this file was stored.")
+            err.print(
+                f"[red]error:[/red] {report.error}\n       nothing from this file was stored."
+            )
         elif not state.quiet:
             err.print(
                 f"imported {report.path}: {report.chats} chat(s), {report.messages} message(s), "
@@ -145,7 +186,10 @@ def _print_reports(reports: list[FileReport]) -> int:
 def simulate(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the synthetic world into.")],
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same world.")] = 1,
-    scale: Annotated[int, typer.Option(help="Size multiplier: 1 is a demo world, 100 about half a million messages.")] = 1,
+    scale: Annotated[
+        int,
+        typer.Option(help="Size multiplier: 1 is a demo world, 100 about half a million messages."),
+    ] = 1,
 ) -> None:
     """Write a synthetic propaganda ecosystem as Telegram exports plus its ground truth."""
     summary = _simulate(out_dir, seed, scale)
@@ -155,8 +199,7 @@ def simulate(
     )
 
 
-def _simulate(out_dir: Path, seed: int, scale: int):  # type: ignore[no-untyped-def]
-    from undertow.simulate import estimate_messages, simulate_world
+def _simulate(out_dir: Path, seed: int, scale: int) -> SimulationSummary:
 
     try:
         with Progress(
@@ -164,7 +207,9 @@ def _simulate(out_dir: Path, seed: int, scale: int):  # type: ignore[no-untyped-
             console=err, disable=state.quiet or not err.is_terminal, transient=True,
         ) as progress:  # fmt: skip
             task = progress.add_task("simulate", total=estimate_messages(scale))
-            return simulate_world(out_dir, seed=seed, scale=scale, progress=lambda n: progress.advance(task, n))
+            return simulate_world(
+                out_dir, seed=seed, scale=scale, progress=lambda n: progress.advance(task, n)
+            )
     except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -172,7 +217,12 @@ def _simulate(out_dir: Path, seed: int, scale: int):  # type: ignore[no-untyped-
 
 @app.command()
 def demo(
-    workdir: Annotated[Path | None, typer.Option(help="Folder for the demo's world and store (default: a new temporary folder).")] = None,
+    workdir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder for the demo's world and store (default: a new temporary folder)."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the simulated world.")] = 1,
 ) -> None:
     """Simulate a small world, import it, and show what Undertow sees in it."""
@@ -211,7 +261,9 @@ def _print_summary(summary: StoreSummary) -> None:
     table.add_row("  of which service events", str(summary.service_messages))
     table.add_row("  of which forwards", str(summary.forwards))
     table.add_row("  title changes (possible rebrands)", str(summary.title_changes))
-    table.add_row("media files stored (distinct)", f"{summary.media_stored} ({summary.distinct_media})")
+    table.add_row(
+        "media files stored (distinct)", f"{summary.media_stored} ({summary.distinct_media})"
+    )
     table.add_row("media files missing", str(summary.media_missing))
     table.add_row("links", str(summary.links))
     console.print(table)
@@ -221,7 +273,10 @@ def _print_summary(summary: StoreSummary) -> None:
         ("top link hosts", summary.top_link_hosts),
     ):
         if rows:
-            console.print(f"[bold]{title}:[/bold] " + ", ".join(f"{name} ({n})" for name, n in rows), soft_wrap=True)
+            console.print(
+                f"[bold]{title}:[/bold] " + ", ".join(f"{name} ({n})" for name, n in rows),
+                soft_wrap=True,
+            )
 
 
 def _export(kind: str, fmt: str, out: Path | None) -> None:
@@ -244,7 +299,9 @@ def _export(kind: str, fmt: str, out: Path | None) -> None:
 
 
 FormatOption = Annotated[str, typer.Option("--format", "-f", help="jsonl or csv.")]
-OutOption = Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of standard output.")]
+OutOption = Annotated[
+    Path | None, typer.Option("--out", "-o", help="Write to this file instead of standard output.")
+]
 
 
 @export_app.command("channels")

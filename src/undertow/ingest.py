@@ -20,8 +20,7 @@ from undertow.records import ChannelRecord, MessageRecord, TitleObservation
 from undertow.settings import Settings
 from undertow.sources.base import ImportContext, Source
 from undertow.sources.telegram_export import TelegramExportSource
-from undertow.store import Store
-from undertow.store import schema
+from undertow.store import Store, schema
 from undertow.store.writer import RecordWriter
 
 
@@ -56,11 +55,12 @@ def ingest_file(
     source: Source | None = None,
     pseudonyms: Pseudonymiser | None = None,
     on_bytes: Callable[[int], None] | None = None,
+    evidence: EvidenceStore | None = None,
 ) -> FileReport:
     """Import one file in one transaction; on any error roll everything of it back."""
     source = source or TelegramExportSource()
     report = FileReport(path=path)
-    evidence = EvidenceStore(settings.evidence_dir)
+    evidence = evidence or EvidenceStore(settings.evidence_dir)
     context = ImportContext(
         settings=settings,
         pseudonyms=pseudonyms or pseudonymiser_for(settings),
@@ -100,7 +100,10 @@ def ingest_file(
         raise IngestError(str(exc) if str(path) in str(exc) else f"{path}: {exc}") from exc
     except sa.exc.SQLAlchemyError as exc:
         evidence.discard()
-        raise IngestError(f"{path}: the store refused a record: {exc.__class__.__name__}: {exc.orig if hasattr(exc, 'orig') else exc}") from exc
+        raise IngestError(
+            f"{path}: the store refused a record: {exc.__class__.__name__}: "
+            f"{getattr(exc, 'orig', None) or exc}"
+        ) from exc
     except BaseException:
         evidence.discard()
         raise
@@ -127,12 +130,23 @@ def ingest_paths(
         raise IngestError(f"no such file or folder: {', '.join(map(str, missing))}")
     files = source.discover(paths)
     pseudonyms = pseudonymiser_for(settings)
+    evidence = EvidenceStore(settings.evidence_dir)
     reports: list[FileReport] = []
     for path in files:
         if on_file is not None:
             on_file(path, path.stat().st_size)
         try:
-            reports.append(ingest_file(store, settings, path, source=source, pseudonyms=pseudonyms, on_bytes=on_bytes))
+            reports.append(
+                ingest_file(
+                    store,
+                    settings,
+                    path,
+                    source=source,
+                    pseudonyms=pseudonyms,
+                    on_bytes=on_bytes,
+                    evidence=evidence,
+                )
+            )
         except IngestError as exc:
             reports.append(FileReport(path=path, error=str(exc)))
     return reports

@@ -50,7 +50,9 @@ def sqlite_url(path: Path) -> str:
 def default_data_dir(db_url: str, cwd: Path) -> Path:
     """Keep evidence beside a SQLite file so that one folder holds a whole investigation."""
     if db_url.startswith("sqlite:///") and db_url != "sqlite:///:memory:":
-        return Path(db_url.removeprefix("sqlite:///")).expanduser().resolve().parent / "undertow-data"
+        return (
+            Path(db_url.removeprefix("sqlite:///")).expanduser().resolve().parent / "undertow-data"
+        )
     return cwd / "undertow-data"
 
 

@@ -32,16 +32,25 @@ def summarise(store: Store, *, top: int = 5) -> StoreSummary:
     out = StoreSummary()
     with store.engine.connect() as conn:
         out.channels_by_kind = {
-            str(kind): int(n) for kind, n in conn.execute(sa.select(c.c.kind, sa.func.count()).group_by(c.c.kind))
+            str(kind): int(n)
+            for kind, n in conn.execute(sa.select(c.c.kind, sa.func.count()).group_by(c.c.kind))
         }
         out.messages = conn.execute(sa.select(sa.func.count()).select_from(m)).scalar_one()
-        out.service_messages = conn.execute(sa.select(sa.func.count()).where(m.c.kind == "service")).scalar_one()
-        out.forwards = conn.execute(sa.select(sa.func.count()).where(m.c.forwarded_from.is_not(None))).scalar_one()
-        out.media_stored = conn.execute(sa.select(sa.func.count()).where(mm.c.status == "stored")).scalar_one()
+        out.service_messages = conn.execute(
+            sa.select(sa.func.count()).where(m.c.kind == "service")
+        ).scalar_one()
+        out.forwards = conn.execute(
+            sa.select(sa.func.count()).where(m.c.forwarded_from.is_not(None))
+        ).scalar_one()
+        out.media_stored = conn.execute(
+            sa.select(sa.func.count()).where(mm.c.status == "stored")
+        ).scalar_one()
         out.media_missing = conn.execute(
             sa.select(sa.func.count()).where(mm.c.status != "stored", mm.c.path.is_not(None))
         ).scalar_one()
-        out.distinct_media = conn.execute(sa.select(sa.func.count()).select_from(schema.media)).scalar_one()
+        out.distinct_media = conn.execute(
+            sa.select(sa.func.count()).select_from(schema.media)
+        ).scalar_one()
         out.links = conn.execute(sa.select(sa.func.count()).select_from(schema.links)).scalar_one()
         out.title_changes = conn.execute(
             sa.select(sa.func.count()).where(m.c.service_action == "edit_group_title")
@@ -50,7 +59,11 @@ def summarise(store: Store, *, top: int = 5) -> StoreSummary:
         out.top_hashtags = [
             (str(tag), int(n))
             for tag, n in conn.execute(
-                sa.select(t.c.tag, count).where(t.c.kind == "hashtag").group_by(t.c.tag).order_by(count.desc(), t.c.tag).limit(top)
+                sa.select(t.c.tag, count)
+                .where(t.c.kind == "hashtag")
+                .group_by(t.c.tag)
+                .order_by(count.desc(), t.c.tag)
+                .limit(top)
             )
         ]
         out.top_forward_sources = [

@@ -26,7 +26,15 @@ SAMPLE = {
     "name": "Chan",
     "type": "public_channel",
     "id": 5,
-    "messages": [{"id": i, "type": "message", "text": ["a" * i, {"type": "hashtag", "text": "#x"}], "n": 1.5e3} for i in range(1, 300)],
+    "messages": [
+        {
+            "id": i,
+            "type": "message",
+            "text": ["a" * i, {"type": "hashtag", "text": "#x"}],
+            "n": 1.5e3,
+        }
+        for i in range(1, 300)
+    ],
     "after": "tail",
 }
 
@@ -54,7 +62,13 @@ def test_full_account_export_yields_every_chat_with_its_path() -> None:
         "about": "x",
         "personal_information": {"first_name": "Someone", "phone_number": "+000"},
         "contacts": {"list": [{"first_name": "A"}]},
-        "chats": {"about": "y", "list": [{"name": "A", "id": 1, "messages": [{"id": 1}]}, {"name": "B", "id": 2, "messages": []}]},
+        "chats": {
+            "about": "y",
+            "list": [
+                {"name": "A", "id": 1, "messages": [{"id": 1}]},
+                {"name": "B", "id": 2, "messages": []},
+            ],
+        },
         "left_chats": {"list": [{"name": "C", "id": 3, "messages": [{"id": 9}]}]},
     }
     events = read(json.dumps(doc))

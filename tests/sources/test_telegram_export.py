@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import shared_dataset
-from export_builder import chat, message, service, write_export
 
 from undertow.enrich.evidence import EvidenceStore
 from undertow.enrich.pseudonym import Pseudonymiser
@@ -18,6 +16,9 @@ from undertow.settings import Settings
 from undertow.sources.base import ImportContext, Source
 from undertow.sources.jsonstream import ExportFormatError
 from undertow.sources.telegram_export import TelegramExportSource
+
+from conftest import shared_dataset
+from export_builder import chat, message, service, write_export
 
 KEY = bytes(range(32))
 
@@ -47,11 +48,25 @@ def test_text_forms_entities_links_and_hashtags(tmp_path: Path, sqlite_settings:
                 message(1, "plain text with https://example.org/a, and #NoEntity"),
                 message(
                     2,
-                    ["see ", {"type": "link", "text": "https://t.me/newchan"}, " and ", {"type": "hashtag", "text": "#KhilafahNews"},
-                     " ", {"type": "text_link", "text": "here", "href": "https://justpaste.it/abc"}, " ", {"type": "mention", "text": "@backup"}],
+                    [
+                        "see ",
+                        {"type": "link", "text": "https://t.me/newchan"},
+                        " and ",
+                        {"type": "hashtag", "text": "#KhilafahNews"},
+                        " ",
+                        {"type": "text_link", "text": "here", "href": "https://justpaste.it/abc"},
+                        " ",
+                        {"type": "mention", "text": "@backup"},
+                    ],
                 ),
-                {"id": 3, "type": "message", "date": "2020-01-01T10:00:00", "from": "Test Channel", "from_id": "channel100",
-                 "text": "no unixtime #tag t.me/abc"},
+                {
+                    "id": 3,
+                    "type": "message",
+                    "date": "2020-01-01T10:00:00",
+                    "from": "Test Channel",
+                    "from_id": "channel100",
+                    "text": "no unixtime #tag t.me/abc",
+                },
             ]
         ),
     )
@@ -70,16 +85,47 @@ def test_text_forms_entities_links_and_hashtags(tmp_path: Path, sqlite_settings:
     assert three.links == ["t.me/abc"]
 
 
-def test_old_export_numeric_from_id_and_pseudonymised_people(tmp_path: Path, sqlite_settings: Settings) -> None:
+def test_old_export_numeric_from_id_and_pseudonymised_people(
+    tmp_path: Path, sqlite_settings: Settings
+) -> None:
     path = write_export(
         tmp_path,
         chat(
             [
-                {"id": 1, "type": "message", "date": "2019-01-01T00:00:00", "from": "Real Person Name", "from_id": 4242, "text": "hi"},
-                {"id": 2, "type": "message", "date": "2019-01-01T00:01:00", "from": "Other Person", "from_id": "user77", "text": "yo"},
-                {"id": 3, "type": "message", "date": "2019-01-01T00:02:00", "from": "Grp", "from_id": "channel9", "text": "as channel"},
-                service(4, "invite_members", actor="Real Person Name", actor_id="user4242", members=["Invited Person"]),
-                service(5, "join_group_by_link", actor="Joiner Name", actor_id="user5", inviter="Group"),
+                {
+                    "id": 1,
+                    "type": "message",
+                    "date": "2019-01-01T00:00:00",
+                    "from": "Real Person Name",
+                    "from_id": 4242,
+                    "text": "hi",
+                },
+                {
+                    "id": 2,
+                    "type": "message",
+                    "date": "2019-01-01T00:01:00",
+                    "from": "Other Person",
+                    "from_id": "user77",
+                    "text": "yo",
+                },
+                {
+                    "id": 3,
+                    "type": "message",
+                    "date": "2019-01-01T00:02:00",
+                    "from": "Grp",
+                    "from_id": "channel9",
+                    "text": "as channel",
+                },
+                service(
+                    4,
+                    "invite_members",
+                    actor="Real Person Name",
+                    actor_id="user4242",
+                    members=["Invited Person"],
+                ),
+                service(
+                    5, "join_group_by_link", actor="Joiner Name", actor_id="user5", inviter="Group"
+                ),
             ],
             kind="public_supergroup",
             name="Grp",
@@ -94,11 +140,20 @@ def test_old_export_numeric_from_id_and_pseudonymised_people(tmp_path: Path, sql
     assert records[2].author is None and records[2].author_channel_id == "telegram:9"
     assert records[3].action["members"][0].startswith("user:")
     dumped = json.dumps([repr(i) for i in items])
-    for secret in ("Real Person Name", "Other Person", "Invited Person", "Joiner Name", "4242", "user77"):
+    for secret in (
+        "Real Person Name",
+        "Other Person",
+        "Invited Person",
+        "Joiner Name",
+        "4242",
+        "user77",
+    ):
         assert secret not in dumped
 
 
-def test_service_actions_titles_and_custom_actions(tmp_path: Path, sqlite_settings: Settings) -> None:
+def test_service_actions_titles_and_custom_actions(
+    tmp_path: Path, sqlite_settings: Settings
+) -> None:
     path = write_export(
         tmp_path,
         chat(
@@ -106,10 +161,23 @@ def test_service_actions_titles_and_custom_actions(tmp_path: Path, sqlite_settin
                 service(1, "create_channel", title="Daily Recipes"),
                 message(2, "a recipe"),
                 service(3, "edit_group_title", title="Nashir News"),
-                service(4, "edit_group_photo", photo="(File not included. Change data exporting settings to download.)", width=640, height=640),
+                service(
+                    4,
+                    "edit_group_photo",
+                    photo="(File not included. Change data exporting settings to download.)",
+                    width=640,
+                    height=640,
+                ),
                 service(5, "pin_message", message_id=2),
-                {"id": 6, "type": "service", "date": "2020-01-01T00:00:00", "actor": "Test Channel", "actor_id": "channel100",
-                 "information_text": "something custom", "text": ""},
+                {
+                    "id": 6,
+                    "type": "service",
+                    "date": "2020-01-01T00:00:00",
+                    "actor": "Test Channel",
+                    "actor_id": "channel100",
+                    "information_text": "something custom",
+                    "text": "",
+                },
                 service(7, "migrate_from_group", title="Old Group"),
                 service(8, "custom_action", title="Someone did something"),
             ],
@@ -119,9 +187,19 @@ def test_service_actions_titles_and_custom_actions(tmp_path: Path, sqlite_settin
     items = read(path, sqlite_settings)
     records = msgs(items)
     assert [r.service_action for r in records if r.kind == "service"] == [
-        "create_channel", "edit_group_title", "edit_group_photo", "pin_message", "custom", "migrate_from_group", "custom_action",
-    ]  # fmt: skip
-    assert records[4].action == {"action": "pin_message", "message_id": 2, "actor_channel_id": "telegram:100"}
+        "create_channel",
+        "edit_group_title",
+        "edit_group_photo",
+        "pin_message",
+        "custom",
+        "migrate_from_group",
+        "custom_action",
+    ]
+    assert records[4].action == {
+        "action": "pin_message",
+        "message_id": 2,
+        "actor_channel_id": "telegram:100",
+    }
     assert records[5].action["information_text"] == "something custom"
     titles = [(t.title, t.source) for t in items if isinstance(t, TitleObservation)]
     assert titles == [
@@ -134,7 +212,9 @@ def test_service_actions_titles_and_custom_actions(tmp_path: Path, sqlite_settin
     assert (photo.role, photo.status, photo.width) == ("photo", "not_included", 640)
 
 
-def test_media_stored_missing_placeholder_and_path_escape(tmp_path: Path, sqlite_settings: Settings) -> None:
+def test_media_stored_missing_placeholder_and_path_escape(
+    tmp_path: Path, sqlite_settings: Settings
+) -> None:
     export = tmp_path / "export"
     (export / "photos").mkdir(parents=True)
     (export / "photos" / "p1.jpg").write_bytes(b"\xff\xd8fake-jpeg-1")
@@ -145,8 +225,20 @@ def test_media_stored_missing_placeholder_and_path_escape(tmp_path: Path, sqlite
             [
                 message(1, "", photo="photos/p1.jpg", width=10, height=10),
                 message(2, "", photo="photos/p1.jpg", width=10, height=10),
-                message(3, "", file="files/gone.mp4", media_type="video_file", mime_type="video/mp4", thumbnail="files/gone_thumb.jpg"),
-                message(4, "", file="(File exceeds maximum size. Change data exporting settings to download.)", media_type="video_file"),
+                message(
+                    3,
+                    "",
+                    file="files/gone.mp4",
+                    media_type="video_file",
+                    mime_type="video/mp4",
+                    thumbnail="files/gone_thumb.jpg",
+                ),
+                message(
+                    4,
+                    "",
+                    file="(File exceeds maximum size. Change data exporting settings to download.)",
+                    media_type="video_file",
+                ),
                 message(5, "", file="../secret.txt"),
                 message(6, "", file="/etc/hostname"),
             ]
@@ -155,11 +247,19 @@ def test_media_stored_missing_placeholder_and_path_escape(tmp_path: Path, sqlite
     records = msgs(read(path, sqlite_settings))
     expected_sha = hashlib.sha256(b"\xff\xd8fake-jpeg-1").hexdigest()
     first = records[0].media[0]
-    assert (first.status, first.sha256, first.size, first.mime) == ("stored", expected_sha, 13, "image/jpeg")
+    assert (first.status, first.sha256, first.size, first.mime) == (
+        "stored",
+        expected_sha,
+        13,
+        "image/jpeg",
+    )
     assert records[1].media[0].sha256 == expected_sha
     blob = EvidenceStore(sqlite_settings.evidence_dir).blob_path(expected_sha)
     assert blob.read_bytes() == b"\xff\xd8fake-jpeg-1"
-    assert [(m.role, m.status) for m in records[2].media] == [("file", "missing"), ("thumbnail", "missing")]
+    assert [(m.role, m.status) for m in records[2].media] == [
+        ("file", "missing"),
+        ("thumbnail", "missing"),
+    ]
     assert records[2].media[0].kind == "video_file"
     assert records[3].media[0].status == "not_included" and records[3].media[0].path is None
     assert records[4].media[0].status == "rejected"
@@ -169,28 +269,55 @@ def test_media_stored_missing_placeholder_and_path_escape(tmp_path: Path, sqlite
 def test_personal_chats_are_skipped_unless_asked(tmp_path: Path, sqlite_settings: Settings) -> None:
     account = {
         "personal_information": {"first_name": "Owner", "phone_number": "+10000000"},
-        "chats": {"list": [
-            chat([message(1, "dm")], name="Friend Name", chat_id=555, kind="personal_chat"),
-            chat([message(1, "public post")], name="Open Channel", chat_id=777),
-        ]},
-        "left_chats": {"list": [chat([message(1, "old")], name="Left Group", chat_id=888, kind="private_supergroup")]},
-    }  # fmt: skip
+        "chats": {
+            "list": [
+                chat([message(1, "dm")], name="Friend Name", chat_id=555, kind="personal_chat"),
+                chat([message(1, "public post")], name="Open Channel", chat_id=777),
+            ]
+        },
+        "left_chats": {
+            "list": [
+                chat([message(1, "old")], name="Left Group", chat_id=888, kind="private_supergroup")
+            ]
+        },
+    }
     path = write_export(tmp_path, account)
     items = read(path, sqlite_settings)
     channels = [i for i in items if isinstance(i, ChannelRecord)]
     assert [c.channel_id for c in channels] == ["telegram:777", "telegram:888"]
     assert [c.kind for c in channels] == ["channel", "group"]
     with_private = read(path, sqlite_settings, include_private=True)
-    private = [i for i in with_private if isinstance(i, ChannelRecord)][0]
+    private = next(i for i in with_private if isinstance(i, ChannelRecord))
     assert private.kind == "user"
     assert "555" not in private.channel_id and "Friend" not in (private.title or "")
 
 
-def test_stripped_export_without_ids_gets_stable_identities(tmp_path: Path, sqlite_settings: Settings) -> None:
-    doc = {"chats": {"list": [{"name": "Chatname", "messages": [
-        {"type": "message", "date_unixtime": "1544006350", "from": "Author 1", "text": "a"},
-        {"type": "message", "date_unixtime": "1544006964", "from": "Author 2", "text": "b"},
-    ]}]}}  # fmt: skip
+def test_stripped_export_without_ids_gets_stable_identities(
+    tmp_path: Path, sqlite_settings: Settings
+) -> None:
+    doc = {
+        "chats": {
+            "list": [
+                {
+                    "name": "Chatname",
+                    "messages": [
+                        {
+                            "type": "message",
+                            "date_unixtime": "1544006350",
+                            "from": "Author 1",
+                            "text": "a",
+                        },
+                        {
+                            "type": "message",
+                            "date_unixtime": "1544006964",
+                            "from": "Author 2",
+                            "text": "b",
+                        },
+                    ],
+                }
+            ]
+        }
+    }
     path = write_export(tmp_path, doc)
     first = read(path, sqlite_settings)
     second = read(path, sqlite_settings)
@@ -202,7 +329,10 @@ def test_stripped_export_without_ids_gets_stable_identities(tmp_path: Path, sqli
 @pytest.mark.parametrize(
     ("bad_message", "problem"),
     [
-        ({"id": "abc", "type": "message", "date_unixtime": "1", "text": ""}, "'id' is not an integer"),
+        (
+            {"id": "abc", "type": "message", "date_unixtime": "1", "text": ""},
+            "'id' is not an integer",
+        ),
         ({"id": 1, "type": "message", "text": ""}, "has no 'date'"),
         ({"id": 1, "type": "message", "date": "yesterday", "text": ""}, "not an ISO 8601 date"),
         ({"id": 1, "type": "message", "date_unixtime": "soon", "text": ""}, "not a number"),
@@ -212,7 +342,9 @@ def test_stripped_export_without_ids_gets_stable_identities(tmp_path: Path, sqli
         ("just a string", "must be a JSON object"),
     ],
 )
-def test_bad_records_are_named(tmp_path: Path, sqlite_settings: Settings, bad_message: Any, problem: str) -> None:
+def test_bad_records_are_named(
+    tmp_path: Path, sqlite_settings: Settings, bad_message: Any, problem: str
+) -> None:
     path = write_export(tmp_path, chat([message(1, "fine"), bad_message]))
     with pytest.raises(ExportFormatError) as caught:
         read(path, sqlite_settings)
@@ -221,8 +353,11 @@ def test_bad_records_are_named(tmp_path: Path, sqlite_settings: Settings, bad_me
 
 
 def test_hostile_strings_are_made_storable(tmp_path: Path, sqlite_settings: Settings) -> None:
-    raw = b'{"name": "N\\u0000ul", "type": "public_channel", "id": 1, "messages": [' \
-          b'{"id": 1, "type": "message", "date_unixtime": "5", "text": "lone \\ud800 surrogate \\x00 nul \\u202e rtl"}]}'  # fmt: skip
+    raw = (
+        b'{"name": "N\\u0000ul", "type": "public_channel", "id": 1, "messages": ['
+        b'{"id": 1, "type": "message", "date_unixtime": "5", '
+        b'"text": "lone \\ud800 surrogate \\x00 nul \\u202e rtl"}]}'
+    )
     path = tmp_path / "result.json"
     path.write_bytes(raw)
     items = read(path, sqlite_settings)
@@ -237,7 +372,11 @@ def test_every_real_sample_export_reads(sqlite_settings: Settings) -> None:
     source = TelegramExportSource()
     files = source.discover([folder])
     names = {f.name for f in files}
-    assert {"tg2md__result.json", "Tkonverter__result.json", "chat-miner__test_batch_export.json"} <= names
+    assert {
+        "tg2md__result.json",
+        "Tkonverter__result.json",
+        "chat-miner__test_batch_export.json",
+    } <= names
     assert not any("rocketchat" in str(f) or "matrix" in str(f) for f in files)
     total = 0
     for path in files:

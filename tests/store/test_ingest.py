@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import shared_dataset
-from export_builder import chat, message, service, write_export
 
 from undertow.ingest import IngestError, ingest_file, ingest_paths
 from undertow.settings import Settings
 from undertow.store import Store, schema
 from undertow.store.database import current_revision, head_revision
+
+from conftest import shared_dataset
+from export_builder import chat, message, service, write_export
 
 
 def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
@@ -25,13 +26,15 @@ def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
         for table in schema.metadata.sorted_tables:
             if table.name != "imports":
                 rows = conn.execute(sa.select(table)).all()
-                out[table.name] = sorted((tuple(map(repr, r)) for r in rows))
+                out[table.name] = sorted(tuple(map(repr, r)) for r in rows)
     return out
 
 
 def count(store: Store, table: sa.Table, *where: Any) -> int:
     with store.engine.connect() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one())
+        return int(
+            conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one()
+        )
 
 
 def channel_export(messages: list[dict[str, Any]], name: str = "Test Channel") -> dict[str, Any]:
@@ -51,17 +54,30 @@ def test_migrations_match_the_schema(store: Store) -> None:
     assert diff == []
 
 
-def test_reimport_stores_each_message_once(tmp_path: Path, store: Store, settings: Settings) -> None:
+def test_reimport_stores_each_message_once(
+    tmp_path: Path, store: Store, settings: Settings
+) -> None:
     (tmp_path / "e" / "photos").mkdir(parents=True)
     (tmp_path / "e" / "photos" / "a.jpg").write_bytes(b"image-bytes")
     path = write_export(
         tmp_path / "e",
-        channel_export([
-            service(1, "create_channel", title="Test Channel"),
-            message(2, ["hello ", {"type": "hashtag", "text": "#Amaq"}, " ", {"type": "link", "text": "https://t.me/x"}], photo="photos/a.jpg"),
-            message(3, "forwarded", forwarded_from="Amaq Agency"),
-        ]),
-    )  # fmt: skip
+        channel_export(
+            [
+                service(1, "create_channel", title="Test Channel"),
+                message(
+                    2,
+                    [
+                        "hello ",
+                        {"type": "hashtag", "text": "#Amaq"},
+                        " ",
+                        {"type": "link", "text": "https://t.me/x"},
+                    ],
+                    photo="photos/a.jpg",
+                ),
+                message(3, "forwarded", forwarded_from="Amaq Agency"),
+            ]
+        ),
+    )
     first = ingest_file(store, settings, path)
     before = snapshot(store)
     second = ingest_file(store, settings, path)
@@ -75,16 +91,30 @@ def test_reimport_stores_each_message_once(tmp_path: Path, store: Store, setting
     assert count(store, schema.imports) == 2
 
 
-def test_newer_overlapping_export_updates_edits_and_titles(tmp_path: Path, store: Store, settings: Settings) -> None:
+def test_newer_overlapping_export_updates_edits_and_titles(
+    tmp_path: Path, store: Store, settings: Settings
+) -> None:
     old = write_export(
         tmp_path / "old",
-        channel_export([service(1, "create_channel", title="Daily Recipes"), message(2, ["first ", {"type": "hashtag", "text": "#soup"}]), message(3, "second")], name="Daily Recipes"),
+        channel_export(
+            [
+                service(1, "create_channel", title="Daily Recipes"),
+                message(2, ["first ", {"type": "hashtag", "text": "#soup"}]),
+                message(3, "second"),
+            ],
+            name="Daily Recipes",
+        ),
     )
     new = write_export(
         tmp_path / "new",
         channel_export(
             [
-                message(2, ["first, edited ", {"type": "hashtag", "text": "#KhilafahNews"}], edited="2020-09-13T12:00:00", edited_unixtime="1600000000"),
+                message(
+                    2,
+                    ["first, edited ", {"type": "hashtag", "text": "#KhilafahNews"}],
+                    edited="2020-09-13T12:00:00",
+                    edited_unixtime="1600000000",
+                ),
                 message(3, "second"),
                 service(4, "edit_group_title", title="Nashir News Agency"),
                 message(5, "third"),
@@ -97,21 +127,34 @@ def test_newer_overlapping_export_updates_edits_and_titles(tmp_path: Path, store
     ingest_file(store, settings, old)  # an older export never overwrites a newer edit
     m, c = schema.messages, schema.channels
     with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(m.c.message_id, m.c.text, m.c.edited).order_by(m.c.message_id)).all()
+        rows = conn.execute(
+            sa.select(m.c.message_id, m.c.text, m.c.edited).order_by(m.c.message_id)
+        ).all()
         channel = conn.execute(sa.select(c)).one()
         titles = conn.execute(
-            sa.select(schema.channel_titles.c.title, schema.channel_titles.c.source).order_by(schema.channel_titles.c.at)
+            sa.select(schema.channel_titles.c.title, schema.channel_titles.c.source).order_by(
+                schema.channel_titles.c.at
+            )
         ).all()
-        edits = conn.execute(sa.select(schema.message_edits.c.message_id, schema.message_edits.c.text)).all()
+        edits = conn.execute(
+            sa.select(schema.message_edits.c.message_id, schema.message_edits.c.text)
+        ).all()
         tags = conn.execute(sa.select(schema.message_tags.c.tag)).scalars().all()
     assert [(r.message_id, r.text) for r in rows] == [
-        (1, ""), (2, "first, edited #KhilafahNews"), (3, "second"), (4, ""), (5, "third"),
-    ]  # fmt: skip
+        (1, ""),
+        (2, "first, edited #KhilafahNews"),
+        (3, "second"),
+        (4, ""),
+        (5, "third"),
+    ]
     assert rows[1].edited == 1600000000
     assert edits == [(2, "first #soup")]
     assert sorted(tags) == ["#KhilafahNews"]
     assert channel.title == "Nashir News Agency"
-    assert ("Daily Recipes", "create_channel") in titles and ("Nashir News Agency", "edit_group_title") in titles
+    assert ("Daily Recipes", "create_channel") in titles and (
+        "Nashir News Agency",
+        "edit_group_title",
+    ) in titles
     assert titles[-1] == ("Nashir News Agency", "export")
 
 
@@ -119,15 +162,21 @@ def test_newer_overlapping_export_updates_edits_and_titles(tmp_path: Path, store
     "damage",
     ["truncate", "garbage", "bad-record", "not-an-export"],
 )
-def test_a_bad_file_leaves_the_store_exactly_as_it_was(tmp_path: Path, store: Store, settings: Settings, damage: str) -> None:
-    good = write_export(tmp_path / "good", channel_export([message(1, "kept"), message(2, "kept too")]))
+def test_a_bad_file_leaves_the_store_exactly_as_it_was(
+    tmp_path: Path, store: Store, settings: Settings, damage: str
+) -> None:
+    good = write_export(
+        tmp_path / "good", channel_export([message(1, "kept"), message(2, "kept too")])
+    )
     ingest_file(store, settings, good)
     before = snapshot(store)
     blobs_before = sorted(p.name for p in settings.evidence_dir.rglob("*") if p.is_file())
 
     folder = tmp_path / "bad"
     (folder / "photos").mkdir(parents=True)
-    (folder / "photos" / "new.jpg").write_bytes(b"a new image that must not stay in the evidence store")
+    (folder / "photos" / "new.jpg").write_bytes(
+        b"a new image that must not stay in the evidence store"
+    )
     many = [message(i, f"new {i}", photo="photos/new.jpg") for i in range(3, 3000)]
     path = write_export(folder, channel_export([message(1, "changed!"), *many]))
     data = path.read_bytes()
@@ -146,7 +195,9 @@ def test_a_bad_file_leaves_the_store_exactly_as_it_was(tmp_path: Path, store: St
     assert sorted(p.name for p in settings.evidence_dir.rglob("*") if p.is_file()) == blobs_before
 
 
-def test_ingest_paths_reports_bad_files_and_imports_the_rest(tmp_path: Path, store: Store, settings: Settings) -> None:
+def test_ingest_paths_reports_bad_files_and_imports_the_rest(
+    tmp_path: Path, store: Store, settings: Settings
+) -> None:
     write_export(tmp_path / "a", channel_export([message(1, "a")]))
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "result.json").write_text('{"messages": [')
@@ -158,10 +209,24 @@ def test_ingest_paths_reports_bad_files_and_imports_the_rest(tmp_path: Path, sto
         ingest_paths(store, settings, [tmp_path / "absent"])
 
 
-def test_pseudonymisation_key_is_made_once_and_reused(tmp_path: Path, store: Store, settings: Settings) -> None:
+def test_pseudonymisation_key_is_made_once_and_reused(
+    tmp_path: Path, store: Store, settings: Settings
+) -> None:
     path = write_export(
         tmp_path,
-        chat([{"id": 1, "type": "message", "date_unixtime": "5", "from": "A Person", "from_id": "user31337", "text": "x"}], kind="public_supergroup"),
+        chat(
+            [
+                {
+                    "id": 1,
+                    "type": "message",
+                    "date_unixtime": "5",
+                    "from": "A Person",
+                    "from_id": "user31337",
+                    "text": "x",
+                }
+            ],
+            kind="public_supergroup",
+        ),
     )
     keyless = settings.with_overrides(pseudonym_key=None)
     ingest_file(store, keyless, path)
@@ -185,4 +250,6 @@ def test_all_real_sample_exports_import(tmp_path: Path, store: Store, settings: 
     assert [r.error for r in reports] == [None] * 6
     assert count(store, schema.messages) == sum(r.messages for r in reports) >= 160
     assert count(store, schema.channels) == 6
-    assert count(store, schema.messages, schema.messages.c.service_action == "edit_group_title") == 1
+    assert (
+        count(store, schema.messages, schema.messages.c.service_action == "edit_group_title") == 1
+    )

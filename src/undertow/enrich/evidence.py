@@ -22,20 +22,24 @@ class EvidenceStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._created: list[Path] = []
+        self._known: set[str] = set()
 
     def blob_path(self, sha256: str) -> Path:
         return self.root / "sha256" / sha256[:2] / sha256[2:4] / sha256
 
-    def add_file(self, source: Path) -> tuple[str, int]:
+    def add_file(self, source: str | Path) -> tuple[str, int]:
         """Store `source` (unless a blob with its hash exists); return (sha256 hex, size)."""
-        with source.open("rb") as handle:
+        with open(source, "rb") as handle:
             data = handle.read(SMALL_FILE + 1)
             if len(data) > SMALL_FILE:
-                return self._add_large(source)
+                return self._add_large(Path(source))
         sha = hashlib.sha256(data).hexdigest()
-        target = self.blob_path(sha)
-        if not target.exists():
-            self._write_atomically(target, data)
+        if sha not in self._known:
+            target = self.blob_path(sha)
+            if not target.exists():
+                self._write_atomically(target, data)
+            if len(self._known) < 1_000_000:
+                self._known.add(sha)
         return sha, len(data)
 
     def _write_atomically(self, target: Path, data: bytes) -> None:
@@ -89,3 +93,4 @@ class EvidenceStore:
         for path in self._created:
             path.unlink(missing_ok=True)
         self._created.clear()
+        self._known.clear()

@@ -19,14 +19,41 @@ from undertow.store import Store, schema
 
 FORMATS = ("jsonl", "csv")
 CHANNEL_FIELDS = (
-    "channel_id", "platform", "kind", "type", "public", "handle", "title", "titles", "messages",
-    "service_messages", "first_seen", "last_seen", "status",
-)  # fmt: skip
+    "channel_id",
+    "platform",
+    "kind",
+    "type",
+    "public",
+    "handle",
+    "title",
+    "titles",
+    "messages",
+    "service_messages",
+    "first_seen",
+    "last_seen",
+    "status",
+)
 MESSAGE_FIELDS = (
-    "channel_id", "message_id", "date", "edited", "kind", "author", "author_channel_id", "text",
-    "forwarded_from", "forwarded_from_id", "saved_from", "reply_to", "links", "hashtags",
-    "mentions", "media", "service_action", "action", "entities",
-)  # fmt: skip
+    "channel_id",
+    "message_id",
+    "date",
+    "edited",
+    "kind",
+    "author",
+    "author_channel_id",
+    "text",
+    "forwarded_from",
+    "forwarded_from_id",
+    "saved_from",
+    "reply_to",
+    "links",
+    "hashtags",
+    "mentions",
+    "media",
+    "service_action",
+    "action",
+    "entities",
+)
 
 
 def iso(ts: int | None) -> str | None:
@@ -52,7 +79,12 @@ def iter_channels(store: Store) -> Iterator[dict[str, Any]]:
         titles: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in conn.execute(sa.select(t).order_by(t.c.channel_id, t.c.at, t.c.id)):
             titles[row.channel_id].append(
-                {"title": row.title, "at": iso(row.at), "source": row.source, "message_id": row.message_id}
+                {
+                    "title": row.title,
+                    "at": iso(row.at),
+                    "source": row.source,
+                    "message_id": row.message_id,
+                }
             )
         for row in conn.execute(sa.select(c).order_by(c.c.channel_id)):
             total, service = counts.get(row.channel_id, (0, 0))
@@ -79,14 +111,18 @@ def iter_messages(store: Store, *, page: int = 5000) -> Iterator[dict[str, Any]]
     last = 0
     with store.engine.connect() as conn:
         while True:
-            rows = conn.execute(sa.select(m).where(m.c.id > last).order_by(m.c.id).limit(page)).all()
+            rows = conn.execute(
+                sa.select(m).where(m.c.id > last).order_by(m.c.id).limit(page)
+            ).all()
             if not rows:
                 return
             low, high = rows[0].id, rows[-1].id
             last = high
             links = _children(conn, schema.links, low, high, schema.links.c.position)
-            tags = _children(conn, schema.message_tags, low, high, schema.message_tags.c.id)
-            media = _children(conn, schema.message_media, low, high, schema.message_media.c.position)
+            tags = _children(conn, schema.message_tags, low, high, schema.message_tags.c.position)
+            media = _children(
+                conn, schema.message_media, low, high, schema.message_media.c.position
+            )
             for row in rows:
                 key = (row.channel_id, row.message_id)
                 own_tags = tags.get(key, [])
@@ -108,12 +144,18 @@ def iter_messages(store: Store, *, page: int = 5000) -> Iterator[dict[str, Any]]
                     "mentions": [t.tag for t in own_tags if t.kind == "mention"],
                     "media": [
                         {
-                            "kind": x.kind, "role": x.role, "path": x.path, "status": x.status,
-                            "sha256": x.sha256, "mime": x.mime, "size": x.size,
-                            "width": x.width, "height": x.height,
+                            "kind": x.kind,
+                            "role": x.role,
+                            "path": x.path,
+                            "status": x.status,
+                            "sha256": x.sha256,
+                            "mime": x.mime,
+                            "size": x.size,
+                            "width": x.width,
+                            "height": x.height,
                         }
                         for x in media.get(key, [])
-                    ],  # fmt: skip
+                    ],
                     "service_action": row.service_action,
                     "action": row.action,
                     "entities": row.entities or [],
@@ -126,7 +168,9 @@ def _children(
     m = schema.messages
     query = (
         sa.select(table)
-        .join(m, sa.and_(m.c.channel_id == table.c.channel_id, m.c.message_id == table.c.message_id))
+        .join(
+            m, sa.and_(m.c.channel_id == table.c.channel_id, m.c.message_id == table.c.message_id)
+        )
         .where(m.c.id.between(low, high))
         .order_by(order)
     )
@@ -136,7 +180,9 @@ def _children(
     return grouped
 
 
-def write_rows(rows: Iterator[dict[str, Any]], fields: tuple[str, ...], fmt: str, out: IO[str]) -> int:
+def write_rows(
+    rows: Iterator[dict[str, Any]], fields: tuple[str, ...], fmt: str, out: IO[str]
+) -> int:
     """Write rows as JSON Lines or CSV; returns how many were written."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -151,7 +197,10 @@ def write_rows(rows: Iterator[dict[str, Any]], fields: tuple[str, ...], fmt: str
     writer.writeheader()
     for row in rows:
         writer.writerow(
-            {k: orjson.dumps(v).decode() if isinstance(v, list | dict) else v for k, v in row.items()}
+            {
+                k: orjson.dumps(v).decode() if isinstance(v, list | dict) else v
+                for k, v in row.items()
+            }
         )
         count += 1
     return count

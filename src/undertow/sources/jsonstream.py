@@ -14,9 +14,9 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 
 Scalar = str | int | float | bool | None
 
@@ -188,7 +188,7 @@ class ExportJsonReader:
     def _truncation_hint(self, found: str) -> str:
         return " (the file ends early: truncated?)" if self._eof and not found else ""
 
-    def _fail(self, problem: str, *, at: int | None = None) -> Any:
+    def _fail(self, problem: str, *, at: int | None = None) -> NoReturn:
         raise self.error(problem, at=at)
 
     def error(self, problem: str, *, at: int | None = None) -> ExportFormatError:
@@ -249,7 +249,9 @@ class ExportJsonReader:
                 self._record = path or None
             elif nxt in "{[" and depth < _MAX_DEPTH and key in _CHAT_CONTAINERS:
                 self._record = child
-                yield from (self._object(child, depth + 1) if nxt == "{" else self._array(child, depth + 1))
+                yield from (
+                    self._object(child, depth + 1) if nxt == "{" else self._array(child, depth + 1)
+                )
             else:
                 self._record = child
                 value = self._value()
@@ -289,7 +291,7 @@ class ExportJsonReader:
             else:
                 self._fail("expected ',' or ']' in array" + self._truncation_hint(sep))
 
-    def _messages(self, path: str) -> Iterator[Any]:
+    def _messages(self, path: str) -> Generator[Any, None, int]:
         """Yield each element of a `messages` array; returns how many there were.
 
         The common case (a whole message and its separator already in the buffer) is handled

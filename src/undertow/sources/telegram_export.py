@@ -11,10 +11,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from undertow.records import ChannelRecord, MessageRecord, TitleObservation
+
+from undertow.records import ChannelRecord, TitleObservation
 from undertow.sources.base import ImportContext, RecordError, SourceItem
 from undertow.sources.jsonstream import ChatEnd, ChatStart, ExportJsonReader
-from undertow.sources.telegram_message import PLATFORM, ChatContext, clean, map_message, title_change
+from undertow.sources.telegram_message import (
+    PLATFORM,
+    ChatContext,
+    clean,
+    map_message,
+    title_change,
+)
 
 # Chat types of the exporter -> (kind, public, private one-to-one conversation)
 CHAT_TYPES: dict[str, tuple[str, bool, bool]] = {
@@ -46,7 +53,9 @@ class TelegramExportSource:
         for path in paths:
             if path.is_dir():
                 found.extend(
-                    p for p in sorted(path.rglob("*.json")) if p.name == EXPORT_FILE or looks_like_export(p)
+                    p
+                    for p in sorted(path.rglob("*.json"))
+                    if p.name == EXPORT_FILE or looks_like_export(p)
                 )
             else:
                 found.append(path)
@@ -66,7 +75,11 @@ class TelegramExportSource:
                 if kind is not ChatStart and kind is not ChatEnd and chat is not None:
                     if chat.skipped:
                         continue
-                    if kind is dict and event.get("type") == "unsupported" and "date" not in event:
+                    if (
+                        isinstance(event, dict)
+                        and event.get("type") == "unsupported"
+                        and "date" not in event
+                    ):
                         # The exporter's stand-in for content it cannot write: nothing to keep.
                         chat.count += 1
                         chat.unsupported += 1
@@ -80,7 +93,13 @@ class TelegramExportSource:
                     yield record
                     title = title_change(record)
                     if title is not None:
-                        yield TitleObservation(chat.ctx.channel_id, title, record.date, record.service_action or "service", record.message_id)
+                        yield TitleObservation(
+                            chat.ctx.channel_id,
+                            title,
+                            record.date,
+                            record.service_action or "service",
+                            record.message_id,
+                        )
                 elif isinstance(event, ChatStart):
                     chat = _start_chat(path, event, context)
                     if chat.skipped:
@@ -89,10 +108,15 @@ class TelegramExportSource:
                         yield chat.channel
                 elif isinstance(event, ChatEnd) and chat is not None:
                     if chat.unsupported:
-                        context.tell(f"{path}: {event.path}: {chat.unsupported} 'unsupported' placeholder message(s) skipped")
+                        context.tell(
+                            f"{path}: {event.path}: {chat.unsupported} 'unsupported' "
+                            "placeholder message(s) skipped"
+                        )
                     if not chat.skipped and chat.channel.title and chat.count:
                         # The title at export time: the best we know is "as of the last message".
-                        yield TitleObservation(chat.ctx.channel_id, chat.channel.title, chat.last_date, "export")
+                        yield TitleObservation(
+                            chat.ctx.channel_id, chat.channel.title, chat.last_date, "export"
+                        )
                     chat = None
 
 
@@ -108,7 +132,13 @@ def looks_like_export(path: Path) -> bool:
     return any(marker in head for marker in _EXPORT_MARKERS)
 
 
-_EXPORT_MARKERS = (b'"date_unixtime"', b'"from_id"', b'"type": "message"', b'"type": "service"', b'"type":"message"')
+_EXPORT_MARKERS = (
+    b'"date_unixtime"',
+    b'"from_id"',
+    b'"type": "message"',
+    b'"type": "service"',
+    b'"type":"message"',
+)
 
 
 class _Chat:
@@ -127,7 +157,9 @@ def _start_chat(path: Path, event: ChatStart, context: ImportContext) -> _Chat:
     header = event.header
     chat_type = header.get("type")
     name = header.get("name")
-    kind, public, one_to_one = CHAT_TYPES.get(chat_type if isinstance(chat_type, str) else "", ("unknown", False, False))
+    kind, public, one_to_one = CHAT_TYPES.get(
+        chat_type if isinstance(chat_type, str) else "", ("unknown", False, False)
+    )
     raw_id = header.get("id")
     pseudonyms = context.pseudonyms
     if isinstance(raw_id, int | str) and not isinstance(raw_id, bool) and str(raw_id).strip():
@@ -161,5 +193,8 @@ def _start_chat(path: Path, event: ChatStart, context: ImportContext) -> _Chat:
     )
     skipped = ""
     if one_to_one and not context.settings.include_private:
-        skipped = f"{path}: skipped {event.path} ({chat_type}: a private conversation; pass --include-private to import it)"
+        skipped = (
+            f"{path}: skipped {event.path} ({chat_type}: a private conversation; "
+            "pass --include-private to import it)"
+        )
     return _Chat(channel, ctx, skipped)

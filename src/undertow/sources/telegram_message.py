@@ -76,8 +76,9 @@ class ChatContext:
     base_dir: Path
     pseudonyms: Pseudonymiser
     evidence: EvidenceStore
-    media_cache: dict[str, tuple[str, int] | None | bool] = field(default_factory=dict)
+    media_cache: dict[str, tuple[str, int] | bool | None] = field(default_factory=dict)
     real_base: str = ""
+    real_folders: dict[str, str] = field(default_factory=dict)
     people: dict[tuple[Any, Any], tuple[str | None, str | None]] = field(default_factory=dict)
 
 
@@ -254,27 +255,42 @@ def _media_ref(
 
 
 def _resolve_inside(ctx: ChatContext, relative: str) -> str | None:
-    """The real path of `relative` if it stays inside the export folder (symlinks followed)."""
+    """The real path of `relative` if it stays inside the export folder (symlinks followed).
+
+    Folders are resolved once per chat; the file itself is only checked for being a link,
+    which keeps this to one system call per file on exports with thousands of photos.
+    """
     if not ctx.real_base:
         ctx.real_base = os.path.realpath(ctx.base_dir)
+    inside = ctx.real_base + os.sep
     try:
-        real = os.path.realpath(os.path.join(ctx.real_base, relative))
+        folder, name = os.path.split(relative)
+        real_folder = ctx.real_folders.get(folder)
+        if real_folder is None:
+            real_folder = os.path.realpath(os.path.join(ctx.real_base, folder))
+            if len(ctx.real_folders) < 10_000:
+                ctx.real_folders[folder] = real_folder
+        if real_folder != ctx.real_base and not real_folder.startswith(inside):
+            return None
+        path = os.path.join(real_folder, name)
+        if name in ("", ".", "..") or os.path.islink(path):
+            path = os.path.realpath(path)
     except (OSError, ValueError):
         return None
-    return real if real.startswith(ctx.real_base + os.sep) else None
+    return path if path.startswith(inside) else None
 
 
-def _store_file(ctx: ChatContext, relative: str) -> tuple[str, int] | None | bool:
+def _store_file(ctx: ChatContext, relative: str) -> tuple[str, int] | bool | None:
     """(sha256, size) of a stored file, None if it is missing, False if the path is unsafe."""
     if relative in ctx.media_cache:
         return ctx.media_cache[relative]
-    result: tuple[str, int] | None | bool
+    result: tuple[str, int] | bool | None
     real = _resolve_inside(ctx, relative)
     if real is None:
         result = False
     else:
         try:
-            result = ctx.evidence.add_file(Path(real))
+            result = ctx.evidence.add_file(real)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
             result = None
     if len(ctx.media_cache) < 100_000:
@@ -357,10 +373,15 @@ def _extra(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
             "answers": [clean(str(a.get("text", ""))) for a in answers if isinstance(a, dict)],
         }
     if isinstance(raw.get("location_information"), dict):
-        extra["location"] = {k: v for k, v in raw["location_information"].items() if isinstance(v, int | float)}
+        extra["location"] = {
+            k: v for k, v in raw["location_information"].items() if isinstance(v, int | float)
+        }
     if isinstance(raw.get("reactions"), list):
         extra["reactions"] = {
-            clean(str(r.get("emoji") or r.get("document_id") or r.get("type", "?"))): _int_or_none(r.get("count")) or 0
+            clean(str(r.get("emoji") or r.get("document_id") or r.get("type", "?"))): _int_or_none(
+                r.get("count")
+            )
+            or 0
             for r in raw["reactions"]
             if isinstance(r, dict)
         }

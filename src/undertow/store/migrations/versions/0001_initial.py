@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 12:52:17.148804
+Create Date: 2026-11-25 13:13:46.353709
 """
 
 from __future__ import annotations
@@ -53,13 +53,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "links",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("channel_id", sa.String(length=200), nullable=False),
         sa.Column("message_id", sa.BigInteger(), nullable=False),
-        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("url", sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_links")),
-        sa.UniqueConstraint("channel_id", "message_id", "position", name="uq_links_key"),
+        sa.PrimaryKeyConstraint("channel_id", "message_id", "position", name=op.f("pk_links")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "media",
@@ -86,10 +85,9 @@ def upgrade() -> None:
 
     op.create_table(
         "message_media",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("channel_id", sa.String(length=200), nullable=False),
         sa.Column("message_id", sa.BigInteger(), nullable=False),
-        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("role", sa.String(length=20), nullable=False),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("path", sa.Text(), nullable=True),
@@ -101,21 +99,25 @@ def upgrade() -> None:
         sa.Column("width", sa.Integer(), nullable=True),
         sa.Column("height", sa.Integer(), nullable=True),
         sa.Column("duration_s", sa.Integer(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_message_media")),
-        sa.UniqueConstraint("channel_id", "message_id", "position", name="uq_message_media_key"),
+        sa.PrimaryKeyConstraint(
+            "channel_id", "message_id", "position", name=op.f("pk_message_media")
+        ),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("message_media", schema=None) as batch_op:
         batch_op.create_index("ix_message_media_sha256", ["sha256"], unique=False)
 
     op.create_table(
         "message_tags",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("channel_id", sa.String(length=200), nullable=False),
         sa.Column("message_id", sa.BigInteger(), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("tag", sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_message_tags")),
-        sa.UniqueConstraint("channel_id", "message_id", "kind", "tag", name="uq_message_tags_key"),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "channel_id", "message_id", "kind", "tag", name=op.f("pk_message_tags")
+        ),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("message_tags", schema=None) as batch_op:
         batch_op.create_index("ix_message_tags_tag", ["kind", "tag"], unique=False)
@@ -155,7 +157,9 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column(
             "entities",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(none_as_null=True).with_variant(
+                postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
+            ),
             nullable=True,
         ),
         sa.Column("edited", sa.BigInteger(), nullable=True),
@@ -166,12 +170,16 @@ def upgrade() -> None:
         sa.Column("service_action", sa.String(length=60), nullable=True),
         sa.Column(
             "action",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(none_as_null=True).with_variant(
+                postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
+            ),
             nullable=True,
         ),
         sa.Column(
             "extra",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(none_as_null=True).with_variant(
+                postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
+            ),
             nullable=True,
         ),
         sa.Column("ingested_at", sa.BigInteger(), nullable=False),
@@ -182,7 +190,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("channel_id", "message_id", name="uq_messages_key"),
     )
     with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.create_index("ix_messages_date", ["date"], unique=False)
         batch_op.create_index("ix_messages_forwarded_from", ["forwarded_from"], unique=False)
 
 
@@ -190,7 +197,6 @@ def downgrade() -> None:
 
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index("ix_messages_forwarded_from")
-        batch_op.drop_index("ix_messages_date")
 
     op.drop_table("messages")
     op.drop_table("channel_titles")

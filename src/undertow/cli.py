@@ -34,6 +34,7 @@ from undertow.exchange.records_export import (
     write_rows,
 )
 from undertow.ingest import FileReport, IngestError, ingest_paths
+from undertow.plugins import PluginError
 from undertow.settings import Settings, load_settings, sqlite_url
 from undertow.simulate import SimulationSummary, estimate_messages, simulate_world
 from undertow.store import Store, open_store
@@ -147,7 +148,7 @@ def ingest(
     store = _open(settings)
     try:
         reports = run_ingest(store, settings, paths)
-    except IngestError as exc:
+    except (IngestError, PluginError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     finally:

@@ -16,10 +16,10 @@ import sqlalchemy as sa
 
 from undertow.enrich.evidence import EvidenceStore
 from undertow.enrich.pseudonym import Pseudonymiser, load_or_create_key
+from undertow.plugins import get_source
 from undertow.records import ChannelRecord, MessageRecord, TitleObservation
 from undertow.settings import Settings
 from undertow.sources.base import ImportContext, Source
-from undertow.sources.telegram_export import TelegramExportSource
 from undertow.store import Store, schema
 from undertow.store.writer import RecordWriter
 
@@ -58,7 +58,7 @@ def ingest_file(
     evidence: EvidenceStore | None = None,
 ) -> FileReport:
     """Import one file in one transaction; on any error roll everything of it back."""
-    source = source or TelegramExportSource()
+    source = source or get_source(settings, settings.source)
     report = FileReport(path=path)
     evidence = evidence or EvidenceStore(settings.evidence_dir)
     context = ImportContext(
@@ -124,7 +124,7 @@ def ingest_paths(
     on_bytes: Callable[[int], None] | None = None,
 ) -> list[FileReport]:
     """Import every file found under `paths`; failures are reported, not raised."""
-    source = source or TelegramExportSource()
+    source = source or get_source(settings, settings.source)
     missing = [p for p in paths if not p.exists()]
     if missing:
         raise IngestError(f"no such file or folder: {', '.join(map(str, missing))}")

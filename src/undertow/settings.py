@@ -7,6 +7,7 @@ and the defaults below.  Components read them through `from_settings(settings)` 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -26,6 +27,8 @@ class Settings:
     in `data_dir/pseudonym.key` on first use."""
     include_private: bool = False
     """Import one-to-one chats, bots and saved messages (`UNDERTOW_INCLUDE_PRIVATE=1`)."""
+    source: str = "telegram_export"
+    """Which registered source (`undertow.sources` entry point) `ingest` reads files with."""
     batch_size: int = 2000
     """Messages written per database round trip during ingest."""
     max_record_bytes: int = 64 * 1024 * 1024
@@ -60,7 +63,7 @@ def load_settings(
     db_url: str | None = None,
     data_dir: Path | None = None,
     *,
-    environ: dict[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> Settings:
     """Resolve settings from explicit values, then the environment, then defaults."""
@@ -82,4 +85,20 @@ def load_settings(
         data_dir=(folder or default_data_dir(url, here)).expanduser(),
         pseudonym_key=key,
         include_private=env.get("UNDERTOW_INCLUDE_PRIVATE", "") in {"1", "true", "yes"},
+        source=env.get("UNDERTOW_SOURCE", "telegram_export"),
+        batch_size=_positive_int(env, "UNDERTOW_BATCH_SIZE", 2000),
+        max_record_bytes=_positive_int(env, "UNDERTOW_MAX_RECORD_BYTES", 64 * 1024 * 1024),
     )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from exc
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, not {value}")
+    return value

@@ -253,3 +253,18 @@ def test_all_real_sample_exports_import(tmp_path: Path, store: Store, settings: 
     assert (
         count(store, schema.messages, schema.messages.c.service_action == "edit_group_title") == 1
     )
+
+
+def test_a_large_export_spans_many_batches_and_stays_idempotent(
+    tmp_path: Path, store: Store, settings: Settings
+) -> None:
+    many = [
+        message(i, ["post ", {"type": "hashtag", "text": f"#t{i % 7}"}], forwarded_from="Src")
+        for i in range(1, 20_001)
+    ]
+    path = write_export(tmp_path, channel_export(many))
+    small_batches = settings.with_overrides(batch_size=333)
+    assert ingest_file(store, small_batches, path).messages == 20_000
+    assert ingest_file(store, small_batches, path).messages == 20_000
+    assert count(store, schema.messages) == 20_000
+    assert count(store, schema.message_tags) == 20_000

@@ -167,3 +167,21 @@ def test_demo_runs_end_to_end_as_a_user_types_it(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in out.splitlines()]
     assert len(rows) >= 20
     assert sum(r["messages"] for r in rows) > 2000
+
+
+def test_hash_prints_one_json_object_per_file(tmp_path: Path) -> None:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (128, 128), "white")
+    ImageDraw.Draw(image).rectangle((10, 10, 90, 70), fill="navy")
+    ImageDraw.Draw(image).ellipse((40, 50, 120, 120), fill="orange")
+    picture = tmp_path / "p.png"
+    image.save(picture)
+    other = tmp_path / "notes.txt"
+    other.write_text("just text")
+    code, out, err = invoke("hash", str(picture), str(other), str(tmp_path / "missing.jpg"))
+    assert code == 1 and "missing.jpg" in err
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert first["kind"] == "image" and len(first["pdq"]) == 64 and first["pdq_quality"] >= 50
+    assert len(first["sha256"]) == 64 and len(first["md5"]) == 32
+    assert second["kind"] == "other" and second["pdq"] is None

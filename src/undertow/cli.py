@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -25,6 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from undertow import __version__
+from undertow.enrich.media_hash import hash_file
 from undertow.exchange.records_export import (
     CHANNEL_FIELDS,
     FORMATS,
@@ -278,6 +280,24 @@ def _print_summary(summary: StoreSummary) -> None:
                 f"[bold]{title}:[/bold] " + ", ".join(f"{name} ({n})" for name, n in rows),
                 soft_wrap=True,
             )
+
+
+@app.command("hash")
+def hash_files(
+    files: Annotated[list[Path], typer.Argument(help="Media files to hash.")],
+) -> None:
+    """Print one JSON object per file: sha256, md5, pdq (64 hex digits), pdq_quality, kind."""
+    failed = 0
+    for path in files:
+        try:
+            hashes = hash_file(path)
+        except OSError as exc:
+            err.print(f"[red]error:[/red] {path}: {exc.strerror or exc}")
+            failed += 1
+            continue
+        typer.echo(orjson.dumps({"file": str(path), **hashes.as_json()}).decode())
+    if failed:
+        raise typer.Exit(1)
 
 
 def _export(kind: str, fmt: str, out: Path | None) -> None:

@@ -13,6 +13,13 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+
+def dialect_insert(dialect: str, table: sa.Table) -> Any:
+    """An INSERT that supports ON CONFLICT on this dialect (SQLite or PostgreSQL)."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table)
 
 
 def json_text(value: Any) -> str | None:

@@ -169,3 +169,75 @@ stage_watermarks = sa.Table(
     sa.Column("position", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
 )
+
+# -- hashes, banks and signals (media issue) ---------------------------------------------------
+
+media_hashes = sa.Table(
+    "media_hashes",
+    metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("md5", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("pdq", sa.String(64)),
+    sa.Column("pdq_quality", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.Column("hashed_at", sa.BigInteger, nullable=False),
+)
+sa.Index("ix_media_hashes_md5", media_hashes.c.md5)
+
+banks = sa.Table(
+    "banks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("source", sa.Text),
+    sa.Column("category", sa.String(120)),
+    sa.Column("licence", sa.Text),
+    sa.Column("enabled", sa.Boolean, nullable=False, default=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+
+bank_entries = sa.Table(
+    "bank_entries",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("bank_id", sa.Integer, sa.ForeignKey("banks.id"), nullable=False),
+    sa.Column("hash_type", sa.String(20), nullable=False),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("category", sa.String(120)),
+    sa.Column("note", sa.Text),
+    sa.Column("added_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("bank_id", "hash_type", "value", name="uq_bank_entries_key"),
+)
+sa.Index("ix_bank_entries_value", bank_entries.c.hash_type, bank_entries.c.value)
+
+signals = sa.Table(
+    "signals",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("detector", sa.String(80), nullable=False),
+    sa.Column("detector_version", sa.String(40), nullable=False),
+    sa.Column("key", sa.String(400), nullable=False),
+    sa.Column("target_kind", sa.String(20), nullable=False),
+    sa.Column("channel_id", sa.String(200)),
+    sa.Column("message_id", sa.BigInteger),
+    sa.Column("sha256", sa.String(64)),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("category", sa.String(120)),
+    sa.Column("explanation", JSONType, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("detector", "key", name="uq_signals_key"),
+)
+sa.Index("ix_signals_target", signals.c.channel_id, signals.c.message_id)
+
+media_matches = sa.Table(
+    "media_matches",
+    metadata,
+    sa.Column("sha256_a", sa.String(64), primary_key=True),
+    sa.Column("sha256_b", sa.String(64), primary_key=True),
+    sa.Column("method", sa.String(20), nullable=False),
+    sa.Column("distance", sa.Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+sa.Index("ix_media_matches_b", media_matches.c.sha256_b)

@@ -13,11 +13,10 @@ from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from undertow.records import MEDIA_STORED, ChannelRecord, MessageRecord, TitleObservation
 from undertow.store import schema
-from undertow.store.bulk import BulkStatement, json_text
+from undertow.store.bulk import BulkStatement, dialect_insert, json_text
 
 MESSAGE_COLUMNS = (
     "channel_id",
@@ -60,11 +59,6 @@ MEDIA_REF_COLUMNS = (
 _STORED: sa.ColumnElement[str] = sa.literal_column(f"'{MEDIA_STORED}'")
 
 
-def _insert(dialect: str, table: sa.Table) -> Any:
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(table)
-
-
 class RecordWriter:
     """Writes records through `conn`; the caller owns the transaction."""
 
@@ -87,7 +81,7 @@ class RecordWriter:
         t, conn, dialect = schema, self.conn, self.dialect
 
         def messages() -> sa.Insert:
-            ins = _insert(dialect, t.messages)
+            ins = dialect_insert(dialect, t.messages)
             newer = sa.or_(
                 t.messages.c.edited.is_(None),
                 sa.and_(
@@ -101,7 +95,7 @@ class RecordWriter:
             )
 
         def media_refs() -> sa.Insert:
-            ref = _insert(dialect, t.message_media)
+            ref = dialect_insert(dialect, t.message_media)
             return ref.on_conflict_do_update(  # type: ignore[no-any-return]
                 index_elements=["channel_id", "message_id", "position"],
                 set_={name: ref.excluded[name] for name in MEDIA_REF_COLUMNS[3:]},
@@ -110,7 +104,9 @@ class RecordWriter:
             )
 
         def ignore_duplicates(table: sa.Table, *key: str) -> Callable[[], sa.Insert]:
-            return lambda: _insert(dialect, table).on_conflict_do_nothing(index_elements=list(key))
+            return lambda: dialect_insert(dialect, table).on_conflict_do_nothing(
+                index_elements=list(key)
+            )
 
         self._messages = BulkStatement(conn, "messages", messages, MESSAGE_COLUMNS)
         self._media_refs = BulkStatement(conn, "message_media", media_refs, MEDIA_REF_COLUMNS)
@@ -346,7 +342,7 @@ def _channel_statements(dialect: str) -> dict[str, Any]:
     """Per-channel statements, built once (SQLAlchemy then reuses their compiled form)."""
     c, m, ti = schema.channels, schema.messages, schema.channel_titles
     cid: sa.BindParameter[str] = sa.bindparam("cid")
-    ins = _insert(dialect, c)
+    ins = dialect_insert(dialect, c)
     update = {k: ins.excluded[k] for k in ("kind", "source_type", "public", "updated_at")}
     update["handle"] = sa.func.coalesce(ins.excluded.handle, c.c.handle)
     update["description"] = sa.func.coalesce(ins.excluded.description, c.c.description)

@@ -1,0 +1,181 @@
+"""An exact PDQ range index: every stored hash within a Hamming radius of a query.
+
+Multi-index hashing (Norouzi et al.): the 256 bits are cut into 16 chunks of 16 bits. Two hashes
+within distance r < 32 agree exactly on at least one chunk up to floor(r / 16) flipped bits, so
+probing each chunk's bucket and its single-bit neighbours finds every match; candidates are
+then verified by a vectorised popcount.  Buckets are sorted arrays (NumPy), searched for a
+whole batch of queries at once, so the index is compact (about 96 bytes per hash) and needs
+no hash maps.  It is saved as plain `.npy` arrays, never pickled.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+BITS = 256
+CHUNKS = 16
+CHUNK_BITS = BITS // CHUNKS
+BUCKETS = 1 << CHUNK_BITS
+FORMAT_VERSION = 1
+
+Codes = np.ndarray[Any, np.dtype[np.uint8]]
+
+
+def codes_from_hex(hashes: list[str]) -> Codes:
+    """(n, 32) uint8 array from 64-hex-digit PDQ strings."""
+    if not hashes:
+        return np.zeros((0, 32), dtype=np.uint8)
+    return np.frombuffer(bytes.fromhex("".join(hashes)), dtype=np.uint8).reshape(-1, 32).copy()
+
+
+def _chunk_values(codes: Codes) -> np.ndarray[Any, np.dtype[np.uint16]]:
+    """(n, 16) chunk keys: the hash's 16-bit words, big-endian."""
+    pairs = codes.reshape(-1, CHUNKS, 2).astype(np.uint16)
+    return ((pairs[:, :, 0] << 8) | pairs[:, :, 1]).astype(np.uint16)
+
+
+_FLIPS = np.concatenate([[0], 1 << np.arange(CHUNK_BITS)]).astype(np.uint16)
+
+
+@dataclass
+class Match:
+    """One query found one stored hash."""
+
+    query: int
+    entry: int
+    distance: int
+
+
+class PDQIndex:
+    """Exact radius search over PDQ hashes; entries are caller ids (e.g. bank entry ids)."""
+
+    def __init__(self, codes: Codes | None = None, ids: np.ndarray[Any, Any] | None = None) -> None:
+        self.codes: Codes = (
+            np.zeros((0, 32), dtype=np.uint8) if codes is None else np.ascontiguousarray(codes)
+        )
+        self.ids = np.zeros(0, dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
+        if len(self.ids) != len(self.codes):
+            raise ValueError("codes and ids differ in length")
+        self._build()
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def _build(self) -> None:
+        # Per chunk: row numbers sorted by key, and where each key's bucket starts.  One chunk
+        # at a time keeps the build's peak memory near the index's own size.
+        count = len(self.codes)
+        self._order = np.empty((CHUNKS, count), dtype=np.int32)
+        self._starts = np.empty((CHUNKS, BUCKETS + 1), dtype=np.int64)
+        for chunk in range(CHUNKS):
+            pair = self.codes[:, 2 * chunk : 2 * chunk + 2].astype(np.uint16)
+            keys = (pair[:, 0] << 8) | pair[:, 1]
+            order = np.argsort(keys, kind="stable")
+            self._order[chunk] = order
+            counts = np.bincount(keys, minlength=BUCKETS)
+            self._starts[chunk, 0] = 0
+            np.cumsum(counts, out=self._starts[chunk, 1:])
+        self._words = self.codes.view(np.uint64)
+
+    def add(self, codes: Codes, ids: np.ndarray[Any, Any]) -> None:
+        """Add entries (the buckets are rebuilt: a sort, seconds for millions of hashes)."""
+        self.codes = np.concatenate([self.codes, codes])
+        self.ids = np.concatenate([self.ids, np.asarray(ids, dtype=np.int64)])
+        self._build()
+
+    @property
+    def nbytes(self) -> int:
+        """Memory the index holds (codes, ids, bucket arrays)."""
+        return int(self.codes.nbytes + self.ids.nbytes + self._order.nbytes + self._starts.nbytes)
+
+    def search(self, queries: Codes, radius: int = 31, *, batch: int | None = None) -> list[Match]:
+        """Every (query, entry) pair within `radius` bits, for radius < 32.
+
+        Queries go in batches sized so that about two million candidates are verified at a
+        time, which bounds the search's temporary memory whatever the index size.
+        """
+        if not 0 <= radius < 2 * CHUNK_BITS:
+            raise ValueError(f"radius must be between 0 and {2 * CHUNK_BITS - 1}")
+        out: list[Match] = []
+        if len(self.codes) == 0 or len(queries) == 0:
+            return out
+        flips = _FLIPS if radius >= CHUNKS else _FLIPS[:1]
+        if batch is None:
+            per_query = CHUNKS * len(flips) * len(self.codes) / BUCKETS
+            batch = int(min(1024, max(8, 2_000_000 / max(per_query, 1.0))))
+        for start in range(0, len(queries), batch):
+            part = queries[start : start + batch]
+            q_index, rows, dist = self._search_batch(part, radius, flips)
+            out.extend(
+                Match(int(q) + start, int(self.ids[r]), int(d))
+                for q, r, d in zip(q_index, rows, dist, strict=True)
+            )
+        return out
+
+    def _search_batch(
+        self, queries: Codes, radius: int, flips: np.ndarray[Any, Any]
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        n_queries = len(queries)
+        keys = _chunk_values(queries)[:, :, None] ^ flips[None, None, :]  # (q, chunk, probe)
+        chunk_of = np.broadcast_to(np.arange(CHUNKS)[None, :, None], keys.shape)
+        query_of = np.broadcast_to(np.arange(n_queries)[:, None, None], keys.shape)
+        lo = self._starts[chunk_of, keys].ravel()
+        hi = self._starts[chunk_of, keys.astype(np.int64) + 1].ravel()
+        sizes = hi - lo
+        total = int(sizes.sum())
+        if total == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        # Expand every probed bucket into its members without a Python loop.
+        bucket = np.repeat(np.arange(len(sizes)), sizes)
+        offset = np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        position = lo[bucket] + offset
+        rows = self._order[chunk_of.ravel()[bucket], position]
+        cand_query = query_of.ravel()[bucket]
+        # XOR and popcount do not care about byte order: native 64-bit words are enough.
+        q_words = np.ascontiguousarray(queries).view(np.uint64)
+        distance = np.bitwise_count(q_words[cand_query] ^ self._words[rows]).sum(axis=1)
+        keep = distance <= radius
+        # A hash close on several chunks is found several times: keep each pair once.
+        pair, first = np.unique(
+            cand_query[keep].astype(np.int64) * len(self.codes) + rows[keep], return_index=True
+        )
+        return pair // len(self.codes), pair % len(self.codes), distance[keep][first]
+
+    # -- persistence ---------------------------------------------------------------------
+
+    def save(self, folder: Path, meta: dict[str, Any] | None = None) -> None:
+        """Write codes and ids as .npy plus a JSON header (atomic per file)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, array in (("codes", self.codes), ("ids", self.ids)):
+            tmp = folder / f"{name}.tmp.npy"
+            np.save(tmp, array, allow_pickle=False)
+            tmp.replace(folder / f"{name}.npy")
+        header = {
+            "format": "undertow-pdq-index",
+            "version": FORMAT_VERSION,
+            "count": len(self),
+            **(meta or {}),
+        }
+        (folder / "index.json").write_text(json.dumps(header, indent=1), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> tuple[PDQIndex, dict[str, Any]]:
+        header = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+        if header.get("format") != "undertow-pdq-index" or header.get("version") != FORMAT_VERSION:
+            raise ValueError(f"{folder}: not an Undertow PDQ index of version {FORMAT_VERSION}")
+        codes = np.load(folder / "codes.npy", allow_pickle=False)
+        ids = np.load(folder / "ids.npy", allow_pickle=False)
+        if (
+            codes.dtype != np.uint8
+            or codes.ndim != 2
+            or codes.shape[1] != 32
+            or len(ids) != len(codes)
+        ):
+            raise ValueError(f"{folder}: index arrays are damaged")
+        return cls(codes, ids), header

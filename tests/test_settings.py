@@ -18,6 +18,9 @@ ENV_NAMES = {
     "source": "UNDERTOW_SOURCE",
     "batch_size": "UNDERTOW_BATCH_SIZE",
     "max_record_bytes": "UNDERTOW_MAX_RECORD_BYTES",
+    "pdq_threshold": "UNDERTOW_PDQ_THRESHOLD",
+    "pdq_dihedral": "UNDERTOW_PDQ_DIHEDRAL",
+    "hash_workers": "UNDERTOW_HASH_WORKERS",
 }
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import orjson
 import typer
@@ -27,18 +28,31 @@ from rich.table import Table
 
 from undertow import __version__
 from undertow.enrich.media_hash import hash_file
+from undertow.exchange.banks import (
+    BankError,
+    add_entries,
+    add_files,
+    create_bank,
+    iter_entries,
+    list_banks,
+    read_entries,
+    write_entries,
+)
 from undertow.exchange.records_export import (
     CHANNEL_FIELDS,
     FORMATS,
     MESSAGE_FIELDS,
+    SIGNAL_FIELDS,
     iter_channels,
     iter_messages,
+    iter_signals,
     write_rows,
 )
 from undertow.ingest import FileReport, IngestError, ingest_paths
 from undertow.plugins import PluginError
 from undertow.settings import Settings, load_settings, sqlite_url
 from undertow.simulate import SimulationSummary, estimate_messages, simulate_world
+from undertow.stages.run import run_stages
 from undertow.store import Store, open_store
 from undertow.store.database import StoreError
 from undertow.summary import StoreSummary, summarise
@@ -51,7 +65,12 @@ app = typer.Typer(
 )
 export_app = typer.Typer(help="Export records as JSON Lines or CSV.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+bank_app = typer.Typer(
+    help="Hash banks: lists of known media hashes to match against.", no_args_is_help=True
+)
+app.add_typer(bank_app, name="bank")
 err = Console(stderr=True, soft_wrap=True)
+T = TypeVar("T")
 
 
 class State:
@@ -306,8 +325,12 @@ def _export(kind: str, fmt: str, out: Path | None) -> None:
         raise typer.Exit(2)
     store = _open(state.settings())
     try:
-        rows = iter_channels(store) if kind == "channels" else iter_messages(store)
-        fields = CHANNEL_FIELDS if kind == "channels" else MESSAGE_FIELDS
+        reader, fields = {
+            "channels": (iter_channels, CHANNEL_FIELDS),
+            "messages": (iter_messages, MESSAGE_FIELDS),
+            "signals": (iter_signals, SIGNAL_FIELDS),
+        }[kind]
+        rows = reader(store)
         if out is None:
             count = write_rows(rows, fields, fmt, sys.stdout)
         else:
@@ -335,6 +358,131 @@ def export_channels(fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
 def export_messages(fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
     """Messages with forward origin, links, hashtags, media (with sha256) and service actions."""
     _export("messages", fmt, out)
+
+
+@export_app.command("signals")
+def export_signals(fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
+    """Detector findings: target, detector, score (0-1), category and explanation."""
+    _export("signals", fmt, out)
+
+
+@app.command()
+def run(
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="Media hashing processes (default: one per core)."),
+    ] = None,
+    dihedral: Annotated[
+        bool, typer.Option("--dihedral", help="Also match rotated and flipped images.")
+    ] = False,
+) -> None:
+    """Run every stage after ingest (hashing, hash-bank matching, ...), doing only what is new."""
+    settings = state.settings()
+    if dihedral:
+        settings = settings.with_overrides(pdq_dihedral=True)
+    store = _open(settings)
+    try:
+        report = run_stages(
+            store, settings, workers=workers, on_stage=lambda name: _note(f"{name} ...")
+        )
+    finally:
+        store.close()
+    h, m = report.hashing, report.matching
+    typer.echo(
+        f"hashed {h.hashed} media file(s) ({h.with_pdq} with PDQ, {h.errors} decoding error(s), "
+        f"{h.missing_blobs} missing blob(s)); checked {m.media_checked} media occurrence(s) and "
+        f"{m.new_entries} new bank entr(ies); {m.signals} hash-bank signal(s); "
+        f"{report.media_pairs} new near-identical media pair(s)"
+    )
+
+
+def _note(text: str) -> None:
+    if not state.quiet:
+        err.print(text)
+
+
+@bank_app.command("create")
+def bank_create(
+    name: Annotated[str, typer.Argument(help="Bank name.")],
+    source: Annotated[str | None, typer.Option(help="Where the hashes come from.")] = None,
+    category: Annotated[
+        str | None, typer.Option(help="Default category of its entries (taxonomy label).")
+    ] = None,
+    licence: Annotated[str | None, typer.Option(help="Terms the hashes are shared under.")] = None,
+) -> None:
+    """Create an empty bank."""
+    _bank(lambda store: create_bank(store, name, source=source, category=category, licence=licence))
+    _note(f"created bank {name}")
+
+
+@bank_app.command("add")
+def bank_add(
+    name: Annotated[str, typer.Argument(help="Bank name.")],
+    files: Annotated[list[Path], typer.Argument(help="Media files to hash into the bank.")],
+    category: Annotated[str | None, typer.Option(help="Category of these entries.")] = None,
+) -> None:
+    """Hash media files and add their MD5, SHA-256 and PDQ hashes to a bank."""
+    new, old = _bank(lambda store: add_files(store, name, files, category=category))
+    _note(f"{name}: {new} new entr(ies), {old} already present")
+
+
+@bank_app.command("import")
+def bank_import(
+    name: Annotated[str, typer.Argument(help="Bank name.")],
+    file: Annotated[Path, typer.Argument(help="File of hashes.")],
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="tx (python-threatexchange), plain or csv.")
+    ] = "tx",
+    hash_type: Annotated[
+        str | None,
+        typer.Option("--type", help="Hash type for the plain format: md5, sha256 or pdq."),
+    ] = None,
+) -> None:
+    """Import hashes from a file (one transaction: a bad line stores nothing)."""
+    new, old = _bank(
+        lambda store: add_entries(store, name, read_entries(file, fmt, hash_type=hash_type))
+    )
+    _note(f"{name}: {new} new entr(ies), {old} already present")
+
+
+@bank_app.command("export")
+def bank_export(
+    name: Annotated[str, typer.Argument(help="Bank name.")],
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="tx (python-threatexchange), plain or csv.")
+    ] = "tx",
+    out: OutOption = None,
+) -> None:
+    """Write a bank's hashes (hashes only, never content) for sharing with partners."""
+
+    def export(store: Store) -> int:
+        entries = list(iter_entries(store, name))
+        if out is None:
+            return write_entries(entries, fmt, sys.stdout)
+        with out.open("w", encoding="utf-8", newline="") as handle:
+            return write_entries(entries, fmt, handle)
+
+    count = _bank(export)
+    if out is not None:
+        _note(f"wrote {count} entr(ies) to {out}")
+
+
+@bank_app.command("list")
+def bank_list() -> None:
+    """The banks with their source, category, licence and size."""
+    for bank in _bank(list_banks):
+        typer.echo(orjson.dumps(bank).decode())
+
+
+def _bank(action: Callable[[Store], T]) -> T:
+    store = _open(state.settings())
+    try:
+        return action(store)
+    except BankError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    finally:
+        store.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

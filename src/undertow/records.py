@@ -87,3 +87,34 @@ class MessageRecord:
     hashtags: list[str] = field(default_factory=list)
     mentions: list[str] = field(default_factory=list)
     extra: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class MediaItem:
+    """One occurrence of a hashed media file in a message: what media detectors look at."""
+
+    channel_id: str
+    message_id: int
+    sha256: str
+    md5: str
+    pdq: str | None = None
+    pdq_dihedral: list[str] | None = None
+
+
+@dataclass(slots=True)
+class Signal:
+    """One detector's finding on one target, with an explanation a reviewer can read.
+
+    `key` identifies the finding so that re-running a detector updates rather than repeats it.
+    """
+
+    detector: str
+    version: str
+    key: str
+    target_kind: str
+    score: float
+    explanation: dict[str, Any]
+    category: str | None = None
+    channel_id: str | None = None
+    message_id: int | None = None
+    sha256: str | None = None

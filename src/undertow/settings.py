@@ -29,6 +29,12 @@ class Settings:
     """Import one-to-one chats, bots and saved messages (`UNDERTOW_INCLUDE_PRIVATE=1`)."""
     source: str = "telegram_export"
     """Which registered source (`undertow.sources` entry point) `ingest` reads files with."""
+    pdq_threshold: int = 31
+    """Largest PDQ Hamming distance that counts as a match (the industry default is 31)."""
+    pdq_dihedral: bool = False
+    """Also match rotated and flipped copies: 8 PDQ hashes per image (`UNDERTOW_PDQ_DIHEDRAL`)."""
+    hash_workers: int = 0
+    """Processes that hash media in `undertow run`; 0 means one per CPU core."""
     batch_size: int = 2000
     """Messages written per database round trip during ingest."""
     max_record_bytes: int = 64 * 1024 * 1024
@@ -87,11 +93,14 @@ def load_settings(
         include_private=env.get("UNDERTOW_INCLUDE_PRIVATE", "") in {"1", "true", "yes"},
         source=env.get("UNDERTOW_SOURCE", "telegram_export"),
         batch_size=_positive_int(env, "UNDERTOW_BATCH_SIZE", 2000),
+        pdq_threshold=_positive_int(env, "UNDERTOW_PDQ_THRESHOLD", 31),
+        pdq_dihedral=env.get("UNDERTOW_PDQ_DIHEDRAL", "") in {"1", "true", "yes"},
+        hash_workers=_positive_int(env, "UNDERTOW_HASH_WORKERS", 0, minimum=0),
         max_record_bytes=_positive_int(env, "UNDERTOW_MAX_RECORD_BYTES", 64 * 1024 * 1024),
     )
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+def _positive_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
     raw = env.get(name)
     if not raw:
         return default
@@ -99,6 +108,6 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
         value = int(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be a whole number, not {raw!r}") from exc
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, not {value}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, not {value}")
     return value

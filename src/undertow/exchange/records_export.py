@@ -204,3 +204,45 @@ def write_rows(
         )
         count += 1
     return count
+
+
+SIGNAL_FIELDS = (
+    "target",
+    "detector",
+    "detector_version",
+    "score",
+    "category",
+    "explanation",
+    "created_at",
+)
+
+
+def iter_signals(store: Store, *, page: int = 5000) -> Iterator[dict[str, Any]]:
+    """Every signal, oldest first, with its target as an object."""
+    s = schema.signals
+    last = 0
+    with store.engine.connect() as conn:
+        while True:
+            rows = conn.execute(
+                sa.select(s).where(s.c.id > last).order_by(s.c.id).limit(page)
+            ).all()
+            if not rows:
+                return
+            last = rows[-1].id
+            for row in rows:
+                target: dict[str, Any] = {
+                    "kind": row.target_kind,
+                    "channel_id": row.channel_id,
+                    "message_id": row.message_id,
+                }
+                if row.sha256 is not None:
+                    target["sha256"] = row.sha256
+                yield {
+                    "target": target,
+                    "detector": row.detector,
+                    "detector_version": row.detector_version,
+                    "score": row.score,
+                    "category": row.category,
+                    "explanation": row.explanation,
+                    "created_at": iso(row.created_at),
+                }

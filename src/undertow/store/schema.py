@@ -175,11 +175,13 @@ stage_watermarks = sa.Table(
 media_hashes = sa.Table(
     "media_hashes",
     metadata,
-    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False, unique=True),
     sa.Column("md5", sa.String(32), nullable=False),
     sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("pdq", sa.String(64)),
     sa.Column("pdq_quality", sa.Integer),
+    sa.Column("pdq_dihedral", sa.Text),
     sa.Column("error", sa.Text),
     sa.Column("hashed_at", sa.BigInteger, nullable=False),
 )

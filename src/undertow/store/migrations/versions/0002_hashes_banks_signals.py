@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-25 13:29:47.360900
+Create Date: 2026-11-25 13:36:35.581586
 """
 
 from __future__ import annotations
@@ -34,14 +34,17 @@ def upgrade() -> None:
     )
     op.create_table(
         "media_hashes",
+        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("md5", sa.String(length=32), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("pdq", sa.String(length=64), nullable=True),
         sa.Column("pdq_quality", sa.Integer(), nullable=True),
+        sa.Column("pdq_dihedral", sa.Text(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("hashed_at", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("sha256", name=op.f("pk_media_hashes")),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_media_hashes")),
+        sa.UniqueConstraint("sha256", name=op.f("uq_media_hashes_sha256")),
     )
     with op.batch_alter_table("media_hashes", schema=None) as batch_op:
         batch_op.create_index("ix_media_hashes_md5", ["md5"], unique=False)

@@ -1,0 +1,40 @@
+"""`undertow run`: every stage after ingest, in order, each doing only what is new."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from undertow.settings import Settings
+from undertow.stages.media_hashing import HashingReport, hash_stored_media
+from undertow.stages.media_matching import MatchingReport, match_banks, match_collected_media
+from undertow.store import Store
+
+
+@dataclass
+class RunReport:
+    hashing: HashingReport = field(default_factory=HashingReport)
+    matching: MatchingReport = field(default_factory=MatchingReport)
+    media_pairs: int = 0
+
+
+def run_stages(
+    store: Store,
+    settings: Settings,
+    *,
+    on_stage: Callable[[str], None] | None = None,
+    workers: int | None = None,
+) -> RunReport:
+    report = RunReport()
+
+    def say(name: str) -> None:
+        if on_stage is not None:
+            on_stage(name)
+
+    say("hashing media")
+    report.hashing = hash_stored_media(store, settings, workers=workers)
+    say("matching media against hash banks")
+    report.matching = match_banks(store, settings)
+    say("finding near-identical media across channels")
+    report.media_pairs = match_collected_media(store, settings)
+    return report

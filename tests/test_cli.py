@@ -185,3 +185,62 @@ def test_hash_prints_one_json_object_per_file(tmp_path: Path) -> None:
     assert first["kind"] == "image" and len(first["pdq"]) == 64 and first["pdq_quality"] >= 50
     assert len(first["sha256"]) == 64 and len(first["md5"]) == 32
     assert second["kind"] == "other" and second["pdq"] is None
+
+
+def test_bank_run_and_signal_export_as_a_user_types_them(tmp_path: Path, export: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert invoke("--db", db, "ingest", str(export))[0] == 0
+    photo = export / "chan" / "photos" / "a.jpg"
+    from PIL import Image, ImageDraw
+
+    image = Image.linear_gradient("L").resize((160, 160)).convert("RGB")
+    ImageDraw.Draw(image).ellipse((30, 40, 120, 110), fill="red")
+    image.save(photo, "JPEG")  # the export's photo, now a real picture
+    db2 = f"sqlite:///{tmp_path / 'cli2.db'}"
+    assert invoke("--db", db2, "ingest", str(export))[0] == 0
+
+    code, _, err = invoke(
+        "--db",
+        db2,
+        "bank",
+        "create",
+        "partner",
+        "--category",
+        "terrorist_content",
+        "--licence",
+        "CC0",
+    )
+    assert code == 0 and "created bank partner" in err
+    code, _, err = invoke("--db", db2, "bank", "create", "partner")
+    assert code == 2 and "exists already" in err
+    code, _, err = invoke("--db", db2, "bank", "add", "partner", str(photo))
+    assert code == 0 and "3 new entr" in err
+
+    exported = tmp_path / "partner.txt"
+    code, _, _ = invoke(
+        "--db", db2, "bank", "export", "partner", "--format", "tx", "--out", str(exported)
+    )
+    lines = exported.read_text().splitlines()
+    assert code == 0 and {line.split()[0] for line in lines} == {"pdq", "video_md5", "sha256"}
+    assert invoke("--db", db2, "bank", "create", "copy")[0] == 0
+    code, _, err = invoke("--db", db2, "bank", "import", "copy", str(exported), "--format", "tx")
+    assert code == 0 and "3 new entr" in err
+    code, out, _ = invoke("--db", db2, "bank", "list")
+    banks = [json.loads(line) for line in out.splitlines()]
+    assert [(b["name"], b["entries"]) for b in banks] == [("copy", 3), ("partner", 3)]
+
+    code, out, _ = invoke("--db", db2, "run", "--workers", "1")
+    assert code == 0 and "hashed 1 media file(s)" in out and "2 hash-bank signal(s)" in out
+    code, out, _ = invoke("--db", db2, "export", "signals", "--format", "jsonl")
+    signals = [json.loads(line) for line in out.splitlines()]
+    assert {s["explanation"]["bank"] for s in signals} == {"partner", "copy"}
+    for signal in signals:
+        assert signal["target"] == {
+            "kind": "media",
+            "channel_id": "telegram:4242",
+            "message_id": 2,
+            "sha256": signal["target"]["sha256"],
+        }
+        assert signal["detector"] == "hashmatch" and signal["score"] == 1.0
+    code, _, err = invoke("--db", db2, "bank", "import", "copy", str(tmp_path / "absent.txt"))
+    assert code == 2 and "absent.txt: cannot read" in err

@@ -15,6 +15,7 @@ from undertow.settings import Settings
 from undertow.sources.base import Source
 
 SOURCES = "undertow.sources"
+DETECTORS = "undertow.detectors"
 
 
 class PluginError(Exception):
@@ -61,3 +62,26 @@ def get_source(settings: Settings, name: str) -> Source:
         known = ", ".join(sorted(sources)) or "none"
         raise PluginError(f"no source named {name!r} (installed: {known})")
     return sources[name]
+
+
+def load_detectors() -> dict[str, type]:
+    """Registered detector classes by name, each checked against the `Detector` protocol.
+
+    Detectors need run-time inputs (a bank snapshot, a model) besides settings, so the stage
+    that runs one builds it with `from_settings(settings, ...)`; this only finds and checks them.
+    """
+    from undertow.detect.base import Detector
+
+    found: dict[str, type] = {}
+    for entry in entry_points(group=DETECTORS):
+        try:
+            cls = entry.load()
+        except Exception as exc:
+            raise PluginError(
+                f"cannot load detector plugin {entry.name!r} ({entry.value}): {exc}"
+            ) from exc
+        check_implements(cls, Detector, entry.name)
+        if not hasattr(cls, "from_settings"):
+            raise PluginError(f"detector plugin {entry.name!r} has no from_settings constructor")
+        found[entry.name] = cls
+    return found

@@ -97,6 +97,8 @@ def read_entries(path: Path, fmt: str, *, hash_type: str | None = None) -> Itera
                 yield validate(TX_TO_TYPE[signal_type], signal, where)
     except UnicodeDecodeError as exc:
         raise BankError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except OSError as exc:
+        raise BankError(f"{path}: cannot read: {exc.strerror or exc}") from exc
 
 
 def _read_csv(handle: IO[str], name: str) -> Iterator[BankEntry]:

@@ -146,3 +146,29 @@ def test_non_images_get_exact_hashes_only(tmp_path: Path) -> None:
     empty.write_bytes(b"")
     hashes = hash_file(empty)
     assert (hashes.kind, hashes.size, hashes.pdq) == ("other", 0, None)
+
+
+def animated_gif(path: Path, frames: int = 25) -> Path:
+    images = []
+    for i in range(frames):
+        image = Image.linear_gradient("L").resize((128, 128)).convert("RGB")
+        ImageDraw.Draw(image).ellipse((i * 3, 20, i * 3 + 40, 80), fill="red")
+        images.append(image)
+    images[0].save(path, save_all=True, append_images=images[1:], duration=100, loop=0)
+    return path
+
+
+def test_videos_and_animations_get_vpdq_frame_hashes(tmp_path: Path) -> None:
+    pytest.importorskip(
+        "vpdq",
+        reason="vpdq needs FFmpeg's development packages; scripts/setup.sh installs them as root",
+    )
+    hashes = hash_file(animated_gif(tmp_path / "clip.gif"))
+    assert hashes.kind == "animation"
+    assert hashes.vpdq is not None and len(hashes.vpdq) >= 2
+    first_hash, quality, timestamp = hashes.vpdq[0]
+    assert len(first_hash) == 64 and 0 <= quality <= 100 and timestamp == 0.0
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x13\x37" * 500)
+    result = hash_file(broken)
+    assert result.kind == "video" and result.vpdq is None and result.error

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,8 @@ class MediaHashes:
     pdq: str | None = None
     pdq_quality: int | None = None
     error: str | None = None
+    vpdq: tuple[tuple[str, int, float], ...] | None = None
+    """Video: one (PDQ hex, quality, timestamp in seconds) per sampled frame."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +51,9 @@ class MediaHashes:
             "kind": self.kind,
             "pdq": self.pdq,
             "pdq_quality": self.pdq_quality,
+            "vpdq": None
+            if self.vpdq is None
+            else [{"pdq": h, "quality": q, "timestamp": t} for h, q, t in self.vpdq],
             "error": self.error,
         }
 
@@ -126,6 +131,8 @@ def hash_bytes(
         return MediaHashes(sha, md5, len(data), kind)
     try:
         image = decode_image(data, max_pixels=max_pixels)
+        if image.format == "GIF" and getattr(image, "n_frames", 1) > 1:
+            kind = "animation"  # hashed as a picture (first frame) and, with vpdq, as a video
         if image.format not in _IMAGE_FORMATS:
             return MediaHashes(
                 sha, md5, len(data), kind, error=f"unsupported image format {image.format}"
@@ -138,10 +145,35 @@ def hash_bytes(
     return MediaHashes(sha, md5, len(data), kind, pdq=pdq, pdq_quality=quality)
 
 
+def vpdq_available() -> bool:
+    """Whether the `vpdq` package (built against FFmpeg) is installed."""
+    try:
+        import vpdq  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def vpdq_of_file(
+    path: Path, *, seconds_per_hash: float = 1.0
+) -> tuple[tuple[str, int, float], ...]:
+    """vPDQ frame hashes of a video (or animation) file; ValueError if it cannot be decoded."""
+    import vpdq
+
+    try:
+        features = vpdq.computeHash(str(path), seconds_per_hash=seconds_per_hash)
+    except Exception as exc:  # the binding raises plain exceptions for undecodable input
+        raise ValueError(f"cannot decode video: {exc}") from exc
+    if not features:
+        raise ValueError("no decodable video frames")
+    return tuple((f.hex, int(f.quality), float(f.timestamp)) for f in features)
+
+
 def hash_file(
     path: Path, *, max_pixels: int = MAX_PIXELS, min_quality: int = MIN_PDQ_QUALITY
 ) -> MediaHashes:
-    """Hash a file; files over `MAX_BYTES` get exact hashes only."""
+    """Hash a file; files over `MAX_BYTES` get exact hashes only; videos and animations get
+    vPDQ where the `vpdq` package is installed."""
     size = path.stat().st_size
     if size > MAX_BYTES:
         sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
@@ -152,7 +184,14 @@ def hash_file(
         return MediaHashes(
             sha.hexdigest(), md5.hexdigest(), size, "other", error="too large to decode"
         )
-    return hash_bytes(path.read_bytes(), max_pixels=max_pixels, min_quality=min_quality)
+    hashes = hash_bytes(path.read_bytes(), max_pixels=max_pixels, min_quality=min_quality)
+    if hashes.kind in ("video", "animation") and vpdq_available():
+        try:
+            frames = vpdq_of_file(path)
+        except ValueError as exc:
+            return replace(hashes, error=hashes.error or str(exc))
+        return replace(hashes, vpdq=frames)
+    return hashes
 
 
 def hamming(a: str, b: str) -> int:

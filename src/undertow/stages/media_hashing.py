@@ -118,7 +118,7 @@ def _write(
     rows = []
     for (sha, _blob), (hashes, variants) in zip(batch, results, strict=True):
         row = {"sha256": sha, "md5": "", "kind": "missing", "pdq": None, "pdq_quality": None,
-               "pdq_dihedral": None, "error": None, "hashed_at": now}  # fmt: skip
+               "pdq_dihedral": None, "vpdq": None, "error": None, "hashed_at": now}  # fmt: skip
         if hashes is None:
             report.missing_blobs += 1
             row["error"] = "evidence blob is missing"
@@ -136,6 +136,9 @@ def _write(
                 "pdq": hashes.pdq,
                 "pdq_quality": hashes.pdq_quality,
                 "pdq_dihedral": " ".join(variants) if variants else None,
+                "vpdq": None
+                if hashes.vpdq is None
+                else " ".join(f"{h},{q},{t:g}" for h, q, t in hashes.vpdq),
                 "error": hashes.error,
             }
         rows.append(row)

@@ -182,6 +182,7 @@ media_hashes = sa.Table(
     sa.Column("pdq", sa.String(64)),
     sa.Column("pdq_quality", sa.Integer),
     sa.Column("pdq_dihedral", sa.Text),
+    sa.Column("vpdq", sa.Text),
     sa.Column("error", sa.Text),
     sa.Column("hashed_at", sa.BigInteger, nullable=False),
 )

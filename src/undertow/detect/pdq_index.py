@@ -80,7 +80,10 @@ class PDQIndex:
             counts = np.bincount(keys, minlength=BUCKETS)
             self._starts[chunk, 0] = 0
             np.cumsum(counts, out=self._starts[chunk, 1:])
-        self._words = self.codes.view(np.uint64)
+        # The hashes as four columns of 64-bit words: verification gathers one column at a time
+        # and drops most candidates after the first word or two.
+        words = self.codes.view(np.uint64)
+        self._columns = [np.ascontiguousarray(words[:, k]) for k in range(4)]
 
     def add(self, codes: Codes, ids: np.ndarray[Any, Any]) -> None:
         """Add entries (the buckets are rebuilt: a sort, seconds for millions of hashes)."""
@@ -135,17 +138,23 @@ class PDQIndex:
         bucket = np.repeat(np.arange(len(sizes)), sizes)
         offset = np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)
         position = lo[bucket] + offset
-        rows = self._order[chunk_of.ravel()[bucket], position]
-        cand_query = query_of.ravel()[bucket]
-        # XOR and popcount do not care about byte order: native 64-bit words are enough.
+        rows = self._order.ravel()[chunk_of.ravel()[bucket] * len(self.codes) + position]
+        # Candidates come query by query, so the query side is a repeat, not a gather.
+        per_query = sizes.reshape(n_queries, -1).sum(axis=1)
         q_words = np.ascontiguousarray(queries).view(np.uint64)
-        distance = np.bitwise_count(q_words[cand_query] ^ self._words[rows]).sum(axis=1)
-        keep = distance <= radius
+        cand_query = np.repeat(np.arange(n_queries), per_query)
+        distance = np.zeros(total, dtype=np.uint8)
+        # XOR and popcount do not care about byte order: native 64-bit words are enough.
+        for k in range(4):
+            column = np.repeat(q_words[:, k], per_query) if k == 0 else q_words[cand_query, k]
+            distance += np.bitwise_count(column ^ self._columns[k][rows])
+            keep = distance <= radius
+            if k < 3 and not keep.all():
+                rows, cand_query, distance = rows[keep], cand_query[keep], distance[keep]
+        rows, cand_query, distance = rows[keep], cand_query[keep], distance[keep]
         # A hash close on several chunks is found several times: keep each pair once.
-        pair, first = np.unique(
-            cand_query[keep].astype(np.int64) * len(self.codes) + rows[keep], return_index=True
-        )
-        return pair // len(self.codes), pair % len(self.codes), distance[keep][first]
+        pair, first = np.unique(cand_query.astype(np.int64) * len(self.codes) + rows, return_index=True)
+        return pair // len(self.codes), pair % len(self.codes), distance[first]
 
     # -- persistence ---------------------------------------------------------------------
 

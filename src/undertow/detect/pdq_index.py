@@ -126,7 +126,6 @@ class PDQIndex:
         n_queries = len(queries)
         keys = _chunk_values(queries)[:, :, None] ^ flips[None, None, :]  # (q, chunk, probe)
         chunk_of = np.broadcast_to(np.arange(CHUNKS)[None, :, None], keys.shape)
-        query_of = np.broadcast_to(np.arange(n_queries)[:, None, None], keys.shape)
         lo = self._starts[chunk_of, keys].ravel()
         hi = self._starts[chunk_of, keys.astype(np.int64) + 1].ravel()
         sizes = hi - lo
@@ -153,7 +152,9 @@ class PDQIndex:
                 rows, cand_query, distance = rows[keep], cand_query[keep], distance[keep]
         rows, cand_query, distance = rows[keep], cand_query[keep], distance[keep]
         # A hash close on several chunks is found several times: keep each pair once.
-        pair, first = np.unique(cand_query.astype(np.int64) * len(self.codes) + rows, return_index=True)
+        pair, first = np.unique(
+            cand_query.astype(np.int64) * len(self.codes) + rows, return_index=True
+        )
         return pair // len(self.codes), pair % len(self.codes), distance[first]
 
     # -- persistence ---------------------------------------------------------------------

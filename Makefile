@@ -16,5 +16,8 @@ check:
 
 bench:
 	@scripts/setup.sh
+	.venv/bin/python -m pip install --quiet -e '.[dev,bench]'
 	.venv/bin/python bench/ingest_throughput.py
 	.venv/bin/python bench/ingest_memory.py
+	.venv/bin/python bench/pdq_lookup.py
+	.venv/bin/python bench/hash_throughput.py

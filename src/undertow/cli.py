@@ -264,12 +264,38 @@ def demo(
             _print_reports(reports)
             raise typer.Exit(1)
         _print_summary(summarise(store))
+        _demo_hash_bank(store, settings, summary.truth_path)
     finally:
         store.close()
     typer.echo("\nExplore it further:")
     typer.echo(f"  undertow --db {db_url} export channels --format csv")
     typer.echo(f"  undertow --db {db_url} export messages --format jsonl --out messages.jsonl")
+    typer.echo(f"  undertow --db {db_url} export signals --format jsonl")
     typer.echo(f"  ground truth of the simulated world: {summary.truth_path}")
+
+
+def _demo_hash_bank(store: Store, settings: Settings, truth_path: Path) -> None:
+    """Bank the official outlet's own pictures, then find every re-post of them."""
+    truth = orjson.loads(truth_path.read_bytes())
+    outlet = next(c for c in truth["channels"] if c["role"] == "outlet")
+    photos = sorted((truth_path.parent / "exports" / outlet["slug"] / "photos").glob("*"))
+    create_bank(
+        store, "demo-outlet-originals", source="simulated outlet", category="terrorist_content"
+    )
+    add_files(store, "demo-outlet-originals", photos)
+    report = run_stages(store, settings)
+    signals = list(iter_signals(store))
+    channels = {s["target"]["channel_id"] for s in signals} - {outlet["channel_id"]}
+    perceptual = sum(1 for s in signals if s["explanation"]["method"].startswith("pdq"))
+    console = Console()
+    console.print(
+        f"[bold]hash bank:[/bold] {len(photos)} pictures of the outlet banked; "
+        f"{report.hashing.hashed} stored media hashed; {len(signals)} posts carry them, in "
+        f"{len(channels)} channels besides the outlet ({perceptual} found only by PDQ: "
+        "re-encoded or resized copies); "
+        f"{report.media_pairs} near-identical image pairs across channels",
+        soft_wrap=True,
+    )
 
 
 def _print_summary(summary: StoreSummary) -> None:

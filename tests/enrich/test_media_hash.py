@@ -57,7 +57,7 @@ def test_good_quality_images_are_within_10_bits_of_the_cpp_reference() -> None:
 def test_dihedral_hashes_find_rotated_and_flipped_copies() -> None:
     folder = shared_dataset("pdq-reference") / "dih"
     original = Image.open(folder / "bridge-1-original.jpg")
-    variants = pdq_dihedral(original)
+    variants, _quality = pdq_dihedral(original)
     for name in (
         "bridge-2-rotate-90.jpg",
         "bridge-3-rotate-180.jpg",

@@ -135,3 +135,31 @@ def test_entries_added_later_match_media_hashed_earlier_and_bad_media_do_not_cra
     (signal,) = iter_signals(store)
     assert signal["target"]["message_id"] == 1 and signal["explanation"]["method"] == "pdq"
     assert (settings.data_dir / "index" / "bank-pdq" / "codes.npy").exists()
+
+
+def test_rotated_copies_are_found_only_when_dihedral_matching_is_on(
+    tmp_path: Path, store: Store, settings: Settings
+) -> None:
+    original = tmp_path / "original.jpg"
+    original.write_bytes(picture(3))
+    export = tmp_path / "e"
+    (export / "photos").mkdir(parents=True)
+    Image.open(original).rotate(90, expand=True).save(
+        export / "photos" / "turned.jpg", "JPEG", quality=90
+    )
+    write_export(export, chat([message(1, "", photo="photos/turned.jpg")]))
+    ingest_paths(store, settings, [export])
+    create_bank(store, "originals")
+    add_files(store, "originals", [original])
+    assert run_stages(store, settings, workers=1).matching.signals == 0
+    # The rotations were hashed already; switching matching on needs no re-hashing, only new
+    # entries or media trigger work, so match again from scratch on a fresh bank.
+    create_bank(store, "originals-2")
+    add_files(store, "originals-2", [original])
+    rotated = run_stages(store, settings.with_overrides(pdq_dihedral=True), workers=1)
+    assert rotated.matching.signals == 1
+    (signal,) = iter_signals(store)
+    assert (
+        signal["explanation"]["method"] == "pdq-dihedral"
+        and signal["explanation"]["bank"] == "originals-2"
+    )

@@ -40,6 +40,8 @@ class MediaHashes:
     pdq: str | None = None
     pdq_quality: int | None = None
     error: str | None = None
+    pdq_dihedral: tuple[str, ...] | None = None
+    """PDQ of the 7 rotations and flips (90, 180, 270, flip y, flip x, the two diagonals)."""
     vpdq: tuple[tuple[str, int, float], ...] | None = None
     """Video: one (PDQ hex, quality, timestamp in seconds) per sampled frame."""
 
@@ -51,6 +53,7 @@ class MediaHashes:
             "kind": self.kind,
             "pdq": self.pdq,
             "pdq_quality": self.pdq_quality,
+            "pdq_dihedral": None if self.pdq_dihedral is None else list(self.pdq_dihedral),
             "vpdq": None
             if self.vpdq is None
             else [{"pdq": h, "quality": q, "timestamp": t} for h, q, t in self.vpdq],
@@ -73,16 +76,20 @@ def image_array(image: Image.Image) -> np.ndarray[Any, Any]:
     return array
 
 
+def pdq_dihedral(image: Image.Image) -> tuple[list[str], int]:
+    """PDQ hashes of the image's 8 rotations and flips (the original first) and its quality.
+
+    The variants come from the same transform as the plain hash, at no extra cost, so they are
+    always computed and rotation-robust matching needs no second pass over the files.
+    """
+    vectors, quality = pdqhash.compute_dihedral(image_array(image))
+    return [pdq_hex(v) for v in vectors], int(quality)
+
+
 def pdq_of_image(image: Image.Image) -> tuple[str, int]:
     """(PDQ hex, quality 0-100) of a decoded image."""
-    bits, quality = pdqhash.compute(image_array(image))
-    return pdq_hex(bits), int(quality)
-
-
-def pdq_dihedral(image: Image.Image) -> list[str]:
-    """PDQ hashes of the image's 8 rotations and flips (original first)."""
-    vectors, _quality = pdqhash.compute_dihedral(image_array(image))
-    return [pdq_hex(v) for v in vectors]
+    hashes, quality = pdq_dihedral(image)
+    return hashes[0], quality
 
 
 def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
@@ -137,12 +144,20 @@ def hash_bytes(
             return MediaHashes(
                 sha, md5, len(data), kind, error=f"unsupported image format {image.format}"
             )
-        pdq, quality = pdq_of_image(image)
+        variants, quality = pdq_dihedral(image)
     except ValueError as exc:
         return MediaHashes(sha, md5, len(data), kind, error=str(exc))
     if quality < min_quality:
         return MediaHashes(sha, md5, len(data), kind, pdq_quality=quality)
-    return MediaHashes(sha, md5, len(data), kind, pdq=pdq, pdq_quality=quality)
+    return MediaHashes(
+        sha,
+        md5,
+        len(data),
+        kind,
+        pdq=variants[0],
+        pdq_quality=quality,
+        pdq_dihedral=tuple(variants[1:]),
+    )
 
 
 def vpdq_available() -> bool:

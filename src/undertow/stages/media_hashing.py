@@ -16,7 +16,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from undertow.enrich.media_hash import MediaHashes, decode_image, hash_file, pdq_dihedral
+from undertow.enrich.media_hash import MediaHashes, hash_file
 from undertow.settings import Settings
 from undertow.store import Store, schema
 
@@ -31,22 +31,16 @@ class HashingReport:
     missing_blobs: int = 0
 
 
-def _hash_one(path: str, dihedral: bool) -> tuple[MediaHashes | None, list[str] | None]:
+def _hash_one(path: str) -> MediaHashes | None:
     """Worker: hashes of one evidence blob (None if the blob is gone)."""
     try:
-        hashes = hash_file(Path(path))
+        return hash_file(Path(path))
     except OSError:
-        return None, None
-    variants = None
-    if dihedral and hashes.pdq is not None:
-        variants = pdq_dihedral(decode_image(Path(path).read_bytes()))[1:]
-    return hashes, variants
+        return None
 
 
-def _hash_many(
-    paths: Sequence[str], dihedral: bool
-) -> list[tuple[MediaHashes | None, list[str] | None]]:
-    return [_hash_one(p, dihedral) for p in paths]
+def _hash_many(paths: Sequence[str]) -> list[MediaHashes | None]:
+    return [_hash_one(p) for p in paths]
 
 
 def pending_media(store: Store, limit: int = BATCH) -> list[tuple[str, str]]:
@@ -76,7 +70,7 @@ def hash_stored_media(
     try:
         for batch in _batches(store):
             paths = [str(settings.evidence_dir / blob) for _, blob in batch]
-            results = _run(pool, paths, settings.pdq_dihedral, count)
+            results = _run(pool, paths, count)
             _write(store, batch, results, report)
             if on_progress is not None:
                 on_progress(len(batch))
@@ -97,26 +91,24 @@ def _batches(store: Store) -> Iterator[list[tuple[str, str]]]:
 
 
 def _run(
-    pool: ProcessPoolExecutor | None, paths: list[str], dihedral: bool, workers: int
-) -> list[tuple[MediaHashes | None, list[str] | None]]:
+    pool: ProcessPoolExecutor | None, paths: list[str], workers: int
+) -> list[MediaHashes | None]:
     if pool is None:
-        return _hash_many(paths, dihedral)
+        return _hash_many(paths)
     size = max(1, len(paths) // (workers * 4))
     chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
-    return [
-        result for part in pool.map(_hash_many, chunks, [dihedral] * len(chunks)) for result in part
-    ]
+    return [result for part in pool.map(_hash_many, chunks) for result in part]
 
 
 def _write(
     store: Store,
     batch: list[tuple[str, str]],
-    results: list[tuple[MediaHashes | None, list[str] | None]],
+    results: list[MediaHashes | None],
     report: HashingReport,
 ) -> None:
     now = int(time.time())
     rows = []
-    for (sha, _blob), (hashes, variants) in zip(batch, results, strict=True):
+    for (sha, _blob), hashes in zip(batch, results, strict=True):
         row = {"sha256": sha, "md5": "", "kind": "missing", "pdq": None, "pdq_quality": None,
                "pdq_dihedral": None, "vpdq": None, "error": None, "hashed_at": now}  # fmt: skip
         if hashes is None:
@@ -135,7 +127,7 @@ def _write(
                 "kind": hashes.kind,
                 "pdq": hashes.pdq,
                 "pdq_quality": hashes.pdq_quality,
-                "pdq_dihedral": " ".join(variants) if variants else None,
+                "pdq_dihedral": " ".join(hashes.pdq_dihedral) if hashes.pdq_dihedral else None,
                 "vpdq": None
                 if hashes.vpdq is None
                 else " ".join(f"{h},{q},{t:g}" for h, q, t in hashes.vpdq),

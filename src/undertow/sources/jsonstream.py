@@ -226,6 +226,7 @@ class ExportJsonReader:
         if self._peek() != "":
             self._fail("unexpected data after the end of the export's JSON object")
         if self.chats == 0:
+            self._record = None
             self._fail("not a chat export: no 'messages' array found")
 
     def _object(self, path: str, depth: int) -> Iterator[ChatStart | ChatEnd | Any]:

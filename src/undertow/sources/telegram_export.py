@@ -109,7 +109,7 @@ class TelegramExportSource:
                 elif isinstance(event, ChatEnd) and chat is not None:
                     if chat.unsupported:
                         context.tell(
-                            f"{path}: {event.path}: {chat.unsupported} 'unsupported' "
+                            f"{path}{_where(event.path)}: {chat.unsupported} 'unsupported' "
                             "placeholder message(s) skipped"
                         )
                     if not chat.skipped and chat.channel.title and chat.count:
@@ -194,7 +194,12 @@ def _start_chat(path: Path, event: ChatStart, context: ImportContext) -> _Chat:
     skipped = ""
     if one_to_one and not context.settings.include_private:
         skipped = (
-            f"{path}: skipped {event.path} ({chat_type}: a private conversation; "
+            f"{path}{_where(event.path)}: skipped a {chat_type} (a private conversation; "
             "pass --include-private to import it)"
         )
     return _Chat(channel, ctx, skipped)
+
+
+def _where(json_path: str) -> str:
+    """` (chats.list[3])` for a chat inside a full-account export, nothing for a single chat."""
+    return "" if json_path == "$" else f" ({json_path})"

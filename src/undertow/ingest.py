@@ -7,8 +7,10 @@ added) and the others go on.
 
 from __future__ import annotations
 
+import mimetypes
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,10 +18,18 @@ import sqlalchemy as sa
 
 from undertow.enrich.evidence import EvidenceStore
 from undertow.enrich.pseudonym import Pseudonymiser, load_or_create_key
-from undertow.plugins import get_source
-from undertow.records import ChannelRecord, MessageRecord, TitleObservation
+from undertow.plugins import PluginError, get_source
+from undertow.records import (
+    MEDIA_MISSING,
+    MEDIA_PENDING,
+    MEDIA_STORED,
+    ChannelRecord,
+    MessageRecord,
+    TitleObservation,
+)
 from undertow.settings import Settings
-from undertow.sources.base import ImportContext, Source
+from undertow.sources.base import ImportContext, Source, SourceItem
+from undertow.sources.child_reader import read_in_child
 from undertow.store import Store, schema
 from undertow.store.writer import RecordWriter
 
@@ -70,10 +80,13 @@ def ingest_file(
     )
     started = time.time()
     try:
+        items = _read(source, path, settings, context)
         with store.engine.begin() as conn:
             writer = RecordWriter(conn, batch_size=settings.batch_size)
-            for item in source.read(path, context):
+            for item in items:
                 if type(item) is MessageRecord:
+                    if item.media:
+                        store_pending_media(item, evidence)
                     writer.add_message(item)
                 elif type(item) is TitleObservation:
                     writer.add_title(item)
@@ -112,6 +125,43 @@ def ingest_file(
     report.media_missing = writer.media_missing
     report.seconds = time.time() - started
     return report
+
+
+def store_pending_media(record: MessageRecord, evidence: EvidenceStore) -> None:
+    """Hash and store the files a source left `pending`; absent ones become `missing`."""
+    for ref in record.media:
+        if ref.status != MEDIA_PENDING or ref.source_path is None:
+            continue
+        try:
+            ref.sha256, ref.size = evidence.add_file(ref.source_path)
+            ref.status = MEDIA_STORED
+            if ref.mime is None and ref.path is not None:
+                ref.mime = mimetypes.guess_type(ref.path)[0]
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
+            ref.status = MEDIA_MISSING
+        ref.source_path = None
+
+
+def _read(
+    source: Source, path: Path, settings: Settings, context: ImportContext
+) -> Iterator[SourceItem]:
+    """The file's records: from a child process for large files on a multi-core machine."""
+    threshold = settings.parallel_ingest_bytes
+    if threshold <= 0 or (os.cpu_count() or 1) < 2 or path.stat().st_size < threshold:
+        return source.read(path, context)
+    try:
+        get_source(settings, source.name)  # the child finds the source by its registered name
+    except PluginError:
+        return source.read(path, context)
+    return read_in_child(
+        source.name,
+        path,
+        settings,
+        context.pseudonyms.key,
+        context.evidence,
+        on_bytes=context.on_bytes,
+        notice=context.notice,
+    )
 
 
 def ingest_paths(

@@ -15,6 +15,8 @@ MEDIA_MISSING = "missing"
 """The export names a file that is not there."""
 MEDIA_NOT_INCLUDED = "not_included"
 """The exporter wrote a "(File not included...)" style placeholder instead of a path."""
+MEDIA_PENDING = "pending"
+"""Found beside the export but not hashed yet: `source_path` says where (see `ImportContext`)."""
 MEDIA_REJECTED = "rejected"
 """The path points outside the export folder (or is otherwise unsafe) and was not read."""
 
@@ -61,6 +63,8 @@ class MediaRef:
     width: int | None = None
     height: int | None = None
     duration_s: int | None = None
+    source_path: str | None = None
+    """Where a pending file lies on disk; used while importing, never stored."""
 
 
 @dataclass(slots=True)

@@ -35,6 +35,8 @@ class Settings:
     """Also match rotated and flipped copies: 8 PDQ hashes per image (`UNDERTOW_PDQ_DIHEDRAL`)."""
     hash_workers: int = 0
     """Processes that hash media in `undertow run`; 0 means one per CPU core."""
+    parallel_ingest_bytes: int = 32 * 1024 * 1024
+    """Files at least this large are parsed in a second process while this one writes (0: never)."""
     batch_size: int = 2000
     """Messages written per database round trip during ingest."""
     max_record_bytes: int = 64 * 1024 * 1024
@@ -93,6 +95,9 @@ def load_settings(
         include_private=env.get("UNDERTOW_INCLUDE_PRIVATE", "") in {"1", "true", "yes"},
         source=env.get("UNDERTOW_SOURCE", "telegram_export"),
         batch_size=_positive_int(env, "UNDERTOW_BATCH_SIZE", 2000),
+        parallel_ingest_bytes=_positive_int(
+            env, "UNDERTOW_PARALLEL_INGEST_BYTES", 32 * 1024 * 1024, minimum=0
+        ),
         pdq_threshold=_positive_int(env, "UNDERTOW_PDQ_THRESHOLD", 31),
         pdq_dihedral=env.get("UNDERTOW_PDQ_DIHEDRAL", "") in {"1", "true", "yes"},
         hash_workers=_positive_int(env, "UNDERTOW_HASH_WORKERS", 0, minimum=0),

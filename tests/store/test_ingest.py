@@ -158,13 +158,16 @@ def test_newer_overlapping_export_updates_edits_and_titles(
     assert titles[-1] == ("Nashir News Agency", "export")
 
 
+@pytest.mark.parametrize("reader", ["in-process", "child-process"])
 @pytest.mark.parametrize(
     "damage",
     ["truncate", "garbage", "bad-record", "not-an-export"],
 )
 def test_a_bad_file_leaves_the_store_exactly_as_it_was(
-    tmp_path: Path, store: Store, settings: Settings, damage: str
+    tmp_path: Path, store: Store, settings: Settings, damage: str, reader: str
 ) -> None:
+    if reader == "child-process":
+        settings = settings.with_overrides(parallel_ingest_bytes=1)
     good = write_export(
         tmp_path / "good", channel_export([message(1, "kept"), message(2, "kept too")])
     )
@@ -268,3 +271,41 @@ def test_a_large_export_spans_many_batches_and_stays_idempotent(
     assert ingest_file(store, small_batches, path).messages == 20_000
     assert count(store, schema.messages) == 20_000
     assert count(store, schema.message_tags) == 20_000
+
+
+def test_a_child_process_reader_stores_exactly_what_the_in_process_reader_stores(
+    tmp_path: Path, settings: Settings
+) -> None:
+    from undertow.store import open_store
+
+    folder = tmp_path / "e"
+    (folder / "photos").mkdir(parents=True)
+    (folder / "photos" / "a.jpg").write_bytes(b"picture bytes")
+    messages = [
+        message(
+            i,
+            ["post ", {"type": "hashtag", "text": "#x"}],
+            photo="photos/a.jpg" if i % 3 else "photos/gone.jpg",
+        )
+        for i in range(1, 2500)
+    ]
+    account = {
+        "chats": {
+            "list": [chat(messages), chat([message(1, "dm")], chat_id=5, kind="personal_chat")]
+        }
+    }
+    path = write_export(folder, account)
+    snapshots = []
+    notices = []
+    for name, threshold in (("in", 0), ("child", 1)):
+        store = open_store(f"sqlite:///{tmp_path / (name + '.db')}")
+        report = ingest_file(store, settings.with_overrides(parallel_ingest_bytes=threshold), path)
+        notices.append(report.notices)
+        snapshots.append(snapshot(store))
+        assert (report.messages, report.media_stored, report.media_missing) == (2499, 1666, 833)
+        store.close()
+    # Messages differ only in `ingested_at`; every other table must be identical.
+    first, second = ({k: v for k, v in snap.items() if k != "messages"} for snap in snapshots)
+    assert first == second
+    assert len(snapshots[0]["messages"]) == len(snapshots[1]["messages"]) == 2499
+    assert notices[0] == notices[1] and "personal_chat" in notices[1][0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 CHUNK = 1 << 20
@@ -83,6 +84,15 @@ class EvidenceStore:
                 os.unlink(tmp_name)
             raise
         return sha, size
+
+    @property
+    def created(self) -> list[Path]:
+        """Blobs this session added since the last commit."""
+        return list(self._created)
+
+    def adopt(self, paths: Iterable[Path]) -> None:
+        """Take responsibility for blobs another process added (they go on `discard`)."""
+        self._created.extend(paths)
 
     def commit(self) -> None:
         """Forget the blobs created so far: they now belong to stored records."""

@@ -24,6 +24,11 @@ class Pseudonymiser:
         self._key = key
         self._cache: dict[str, str] = {}
 
+    @property
+    def key(self) -> bytes:
+        """The key, for handing to a worker process of the same import (never log or store it)."""
+        return self._key
+
     def user(self, platform: str, user_id: str) -> str:
         """Pseudonym of a user known by id, e.g. `user:3f2a...`."""
         return self._digest(f"{platform}:id:{user_id}")

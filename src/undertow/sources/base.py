@@ -28,6 +28,8 @@ class ImportContext:
     evidence: EvidenceStore
     on_bytes: Callable[[int], None] | None = None
     notice: Callable[[str], None] | None = None
+    defer_media: bool = False
+    """Leave files beside the export `pending` (with `source_path`) for the importer to hash."""
 
     def tell(self, message: str) -> None:
         if self.notice is not None:

@@ -190,6 +190,7 @@ def _start_chat(path: Path, event: ChatStart, context: ImportContext) -> _Chat:
         base_dir=path.parent,
         pseudonyms=pseudonyms,
         evidence=context.evidence,
+        defer_media=context.defer_media,
     )
     skipped = ""
     if one_to_one and not context.settings.include_private:

@@ -21,6 +21,7 @@ from undertow.enrich.pseudonym import Pseudonymiser
 from undertow.records import (
     MEDIA_MISSING,
     MEDIA_NOT_INCLUDED,
+    MEDIA_PENDING,
     MEDIA_REJECTED,
     MEDIA_STORED,
     MediaRef,
@@ -76,10 +77,11 @@ class ChatContext:
     base_dir: Path
     pseudonyms: Pseudonymiser
     evidence: EvidenceStore
-    media_cache: dict[str, tuple[str, int] | bool | None] = field(default_factory=dict)
+    media_cache: dict[str, tuple[str, int] | str | bool | None] = field(default_factory=dict)
     real_base: str = ""
     real_folders: dict[str, str] = field(default_factory=dict)
     people: dict[tuple[Any, Any], tuple[str | None, str | None]] = field(default_factory=dict)
+    defer_media: bool = False
 
 
 def clean(value: str) -> str:
@@ -247,6 +249,9 @@ def _media_ref(
     if stored is None or stored is False or stored is True:
         ref.status = MEDIA_REJECTED if stored is False else MEDIA_MISSING
         return ref
+    if isinstance(stored, str):
+        ref.status, ref.source_path = MEDIA_PENDING, stored
+        return ref
     ref.sha256, ref.size = stored
     ref.status = MEDIA_STORED
     if ref.mime is None:
@@ -280,14 +285,17 @@ def _resolve_inside(ctx: ChatContext, relative: str) -> str | None:
     return path if path.startswith(inside) else None
 
 
-def _store_file(ctx: ChatContext, relative: str) -> tuple[str, int] | bool | None:
-    """(sha256, size) of a stored file, None if it is missing, False if the path is unsafe."""
+def _store_file(ctx: ChatContext, relative: str) -> tuple[str, int] | str | bool | None:
+    """(sha256, size) of a stored file, None if it is missing, False if the path is unsafe,
+    or the file's real path when storing is deferred."""
     if relative in ctx.media_cache:
         return ctx.media_cache[relative]
-    result: tuple[str, int] | bool | None
+    result: tuple[str, int] | str | bool | None
     real = _resolve_inside(ctx, relative)
     if real is None:
         result = False
+    elif ctx.defer_media:
+        result = real  # the importer hashes it (see MediaRef.source_path)
     else:
         try:
             result = ctx.evidence.add_file(real)

@@ -129,7 +129,7 @@ def main() -> int:
     )
     parser.add_argument("--images", type=int, default=1500)
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--chunk", type=int, default=300)
+    parser.add_argument("--chunk", type=int, default=750)
     args = parser.parse_args()
     paths = make_images(WORK / "hash-images", args.images)
     bare(paths[:50])  # warm the page cache and imports for both sides

@@ -20,7 +20,7 @@ from undertow.enrich.media_hash import MediaHashes, hash_file
 from undertow.settings import Settings
 from undertow.store import Store, schema
 
-BATCH = 256
+BATCH = 1024
 
 
 @dataclass

@@ -144,22 +144,20 @@ def test_rotated_copies_are_found_only_when_dihedral_matching_is_on(
     original.write_bytes(picture(3))
     export = tmp_path / "e"
     (export / "photos").mkdir(parents=True)
-    Image.open(original).rotate(90, expand=True).save(
-        export / "photos" / "turned.jpg", "JPEG", quality=90
-    )
+    turned = Image.open(original).rotate(90, expand=True)
+    turned.save(export / "photos" / "turned.jpg", "JPEG", quality=90)
     write_export(export, chat([message(1, "", photo="photos/turned.jpg")]))
     ingest_paths(store, settings, [export])
     create_bank(store, "originals")
     add_files(store, "originals", [original])
     assert run_stages(store, settings, workers=1).matching.signals == 0
-    # The rotations were hashed already; switching matching on needs no re-hashing, only new
-    # entries or media trigger work, so match again from scratch on a fresh bank.
-    create_bank(store, "originals-2")
-    add_files(store, "originals-2", [original])
-    rotated = run_stages(store, settings.with_overrides(pdq_dihedral=True), workers=1)
-    assert rotated.matching.signals == 1
+    # Switching rotation-robust matching on later adds the rotated hashes to media already
+    # hashed and matches everything again.
+    dihedral = settings.with_overrides(pdq_dihedral=True)
+    rotated = run_stages(store, dihedral, workers=2)
+    assert rotated.hashing.dihedral_added == 1 and rotated.matching.signals == 1
     (signal,) = iter_signals(store)
-    assert (
-        signal["explanation"]["method"] == "pdq-dihedral"
-        and signal["explanation"]["bank"] == "originals-2"
-    )
+    assert signal["explanation"]["method"] == "pdq-dihedral"
+    assert signal["explanation"]["bank"] == "originals"
+    again = run_stages(store, dihedral, workers=1)
+    assert (again.hashing.dihedral_added, again.matching.signals) == (0, 0)

@@ -243,5 +243,10 @@ def test_bank_run_and_signal_export_as_a_user_types_them(tmp_path: Path, export:
             "sha256": signal["target"]["sha256"],
         }
         assert signal["detector"] == "hashmatch" and signal["score"] == 1.0
+    code, _, err = invoke("--db", db2, "bank", "disable", "copy")
+    assert code == 0 and "disabled bank copy" in err
+    _, out, _ = invoke("--db", db2, "bank", "list")
+    assert [b["enabled"] for b in map(json.loads, out.splitlines())] == [False, True]
+    assert invoke("--db", db2, "bank", "enable", "nope")[0] == 2
     code, _, err = invoke("--db", db2, "bank", "import", "copy", str(tmp_path / "absent.txt"))
     assert code == 2 and "absent.txt: cannot read" in err

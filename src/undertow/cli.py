@@ -36,6 +36,7 @@ from undertow.exchange.banks import (
     iter_entries,
     list_banks,
     read_entries,
+    set_enabled,
     write_entries,
 )
 from undertow.exchange.records_export import (
@@ -491,6 +492,20 @@ def bank_export(
     count = _bank(export)
     if out is not None:
         _note(f"wrote {count} entr(ies) to {out}")
+
+
+@bank_app.command("disable")
+def bank_disable(name: Annotated[str, typer.Argument(help="Bank name.")]) -> None:
+    """Stop matching against a bank (its entries and earlier signals are kept)."""
+    _bank(lambda store: set_enabled(store, name, False))
+    _note(f"disabled bank {name}")
+
+
+@bank_app.command("enable")
+def bank_enable(name: Annotated[str, typer.Argument(help="Bank name.")]) -> None:
+    """Match against a bank again; the next run checks all media against it."""
+    _bank(lambda store: set_enabled(store, name, True))
+    _note(f"enabled bank {name}")
 
 
 @bank_app.command("list")

@@ -161,3 +161,23 @@ def test_rotated_copies_are_found_only_when_dihedral_matching_is_on(
     assert signal["explanation"]["bank"] == "originals"
     again = run_stages(store, dihedral, workers=1)
     assert (again.hashing.dihedral_added, again.matching.signals) == (0, 0)
+
+
+def test_disabled_banks_are_not_matched_and_re_enabled_ones_catch_up(
+    tmp_path: Path, store: Store, settings: Settings
+) -> None:
+    from undertow.exchange.banks import set_enabled
+
+    export = tmp_path / "e"
+    (export / "photos").mkdir(parents=True)
+    (export / "photos" / "a.jpg").write_bytes(picture(5))
+    write_export(export, chat([message(1, "", photo="photos/a.jpg")]))
+    ingest_paths(store, settings, [export])
+    create_bank(store, "paused")
+    add_files(store, "paused", [export / "photos" / "a.jpg"])
+    set_enabled(store, "paused", False)
+    assert run_stages(store, settings, workers=1).matching.signals == 0
+    set_enabled(store, "paused", True)
+    resumed = run_stages(store, settings, workers=1)
+    assert resumed.matching.signals == 1
+    assert run_stages(store, settings, workers=1).matching.signals == 0

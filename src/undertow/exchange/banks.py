@@ -164,6 +164,17 @@ def create_bank(
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
+def set_enabled(store: Store, name: str, enabled: bool) -> None:
+    """Switch a bank on or off for matching (its entries and past signals are kept)."""
+    with store.engine.begin() as conn:
+        bank_id = _require_bank(conn, name)
+        conn.execute(
+            sa.update(schema.banks)
+            .where(schema.banks.c.id == bank_id)
+            .values(enabled=enabled, updated_at=int(time.time()))
+        )
+
+
 def list_banks(store: Store) -> list[dict[str, Any]]:
     b, e = schema.banks, schema.bank_entries
     with store.engine.connect() as conn:

@@ -9,6 +9,7 @@ entries instead of being rebuilt.  Near-identical media pairs within the collect
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -96,6 +97,16 @@ def bank_pdq_index(
     return index
 
 
+def _previously_enabled(settings: Settings) -> set[str] | None:
+    """The banks the last run matched against (from the saved index), if known."""
+    try:
+        header = json.loads((settings.data_dir / "index" / "bank-pdq" / "index.json").read_text())
+    except (OSError, ValueError):
+        return None
+    banks = header.get("enabled_banks")
+    return set(banks) if isinstance(banks, list) else None
+
+
 def _same_ids(index: PDQIndex, items: list[tuple[int, str]]) -> bool:
     return bool(
         np.array_equal(np.sort(index.ids), np.sort(np.array([i for i, _ in items], dtype=np.int64)))
@@ -168,10 +179,16 @@ def match_banks(store: Store, settings: Settings) -> MatchingReport:
         top_seq = int(conn.execute(sa.select(sa.func.max(schema.media_hashes.c.seq))).scalar() or 0)
         entries = bank_entries(conn)
         enabled = sorted({e.bank for e in entries})
+        before = _previously_enabled(settings)
         detector = HashMatchDetector.from_settings(
             settings, BankSnapshot.build(entries, bank_pdq_index(settings, entries, enabled))
         )
-        fresh = [e for e in entries if e.entry_id > entry_mark]
+        # Entries added since the last run, and every entry of a bank switched (back) on since.
+        fresh = [
+            e
+            for e in entries
+            if e.entry_id > entry_mark or (before is not None and e.bank not in before)
+        ]
         report.new_entries = len(fresh)
         # 1. New media against every entry.
         for batch in occurrences(conn, media_mark, top_seq):

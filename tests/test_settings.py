@@ -21,6 +21,7 @@ ENV_NAMES = {
     "pdq_threshold": "UNDERTOW_PDQ_THRESHOLD",
     "pdq_dihedral": "UNDERTOW_PDQ_DIHEDRAL",
     "hash_workers": "UNDERTOW_HASH_WORKERS",
+    "vpdq_match_percent": "UNDERTOW_VPDQ_MATCH_PERCENT",
     "parallel_ingest_bytes": "UNDERTOW_PARALLEL_INGEST_BYTES",
 }
 

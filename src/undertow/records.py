@@ -103,6 +103,8 @@ class MediaItem:
     md5: str
     pdq: str | None = None
     pdq_dihedral: list[str] | None = None
+    vpdq: list[tuple[str, int]] | None = None
+    """Video frames as (PDQ hex, quality)."""
 
 
 @dataclass(slots=True)

@@ -33,6 +33,8 @@ class Settings:
     """Largest PDQ Hamming distance that counts as a match (the industry default is 31)."""
     pdq_dihedral: bool = False
     """Also match rotated and flipped copies: 8 PDQ hashes per image (`UNDERTOW_PDQ_DIHEDRAL`)."""
+    vpdq_match_percent: int = 80
+    """Share of a video's frames (quality >= 50) that must match a bank video for a vPDQ match."""
     hash_workers: int = 0
     """Processes that hash media in `undertow run`; 0 means one per CPU core."""
     parallel_ingest_bytes: int = 32 * 1024 * 1024
@@ -101,6 +103,7 @@ def load_settings(
         pdq_threshold=_positive_int(env, "UNDERTOW_PDQ_THRESHOLD", 31),
         pdq_dihedral=env.get("UNDERTOW_PDQ_DIHEDRAL", "") in {"1", "true", "yes"},
         hash_workers=_positive_int(env, "UNDERTOW_HASH_WORKERS", 0, minimum=0),
+        vpdq_match_percent=_positive_int(env, "UNDERTOW_VPDQ_MATCH_PERCENT", 80),
         max_record_bytes=_positive_int(env, "UNDERTOW_MAX_RECORD_BYTES", 64 * 1024 * 1024),
     )
 

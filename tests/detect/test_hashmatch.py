@@ -37,8 +37,9 @@ def item(
     md5: str = "0" * 32,
     pdq: str | None = None,
     dihedral: list[str] | None = None,
+    vpdq: list[tuple[str, int]] | None = None,
 ) -> MediaItem:
-    return MediaItem("telegram:1", message_id, sha, md5, pdq, dihedral)
+    return MediaItem("telegram:1", message_id, sha, md5, pdq, dihedral, vpdq)
 
 
 def test_the_detector_satisfies_the_protocol_and_registers(sqlite_settings: Settings) -> None:
@@ -87,3 +88,27 @@ def test_signal_keys_are_stable_across_runs() -> None:
     assert [s.key for s in first] == [s.key for s in second]
     assert first[0].explanation["matched_entries"] == 2
     assert np.isclose(first[0].score, 1.0)
+
+
+def video(frames: list[str], quality: int = 90) -> str:
+    return " ".join(f"{h},{quality},{i}" for i, h in enumerate(frames))
+
+
+def test_vpdq_videos_match_by_share_of_frames() -> None:
+    base = [near(PDQ, 0), near(PDQ, 60), near(PDQ, 120), near(PDQ, 180), near(PDQ, 240)]
+    snapshot_ = BankSnapshot.build(
+        [BankEntryInfo(7, "videos", "vpdq", video(base), "terrorist_content", "clip")]
+    )
+    detector = HashMatchDetector(snapshot_, vpdq_match_percent=80)
+    copy = [(near(h, 5), 80) for h in base[:4]] + [
+        ("0" * 64, 80)
+    ]  # 4 of 5 frames re-encoded, 1 new
+    (signal,) = detector.detect([item(1, vpdq=copy)])
+    assert signal.explanation["method"] == "vpdq"
+    assert signal.explanation["query_match_percent"] == 80.0
+    assert signal.explanation["compared_match_percent"] == 80.0
+    assert signal.score == 0.8
+    too_different = [(near(h, 5), 80) for h in base[:3]] + [("0" * 64, 80), ("f" * 64, 80)]
+    assert detector.detect([item(2, vpdq=too_different)]) == []
+    low_quality = [(h, 10) for h in base]
+    assert detector.detect([item(3, vpdq=low_quality)]) == []

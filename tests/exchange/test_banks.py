@@ -104,3 +104,25 @@ def test_a_large_import_is_streamed(tmp_path: Path, store: Store) -> None:
     path.write_text("".join(f"pdq {i:064x}\n" for i in range(30_000)))
     create_bank(store, "big")
     assert add_entries(store, "big", read_entries(path, "tx")) == (30_000, 0)
+
+
+def test_vpdq_entries_round_trip_in_the_threatexchange_json_form(
+    tmp_path: Path, store: Store
+) -> None:
+    frames = [f"{PDQ},{90 - i},{i * 1.5:g}" for i in range(3)]
+    path = tmp_path / "videos.txt"
+    path.write_text("vpdq " + '["' + '", "'.join(frames) + '"]\n')
+    (entry,) = read_entries(path, "tx")
+    assert entry == BankEntry("vpdq", " ".join(frames))
+    out = io.StringIO()
+    write_entries([entry], "tx", out)
+    assert out.getvalue().startswith('vpdq ["') and PDQ in out.getvalue()
+    again = tmp_path / "again.txt"
+    again.write_text(out.getvalue())
+    assert list(read_entries(again, "tx")) == [entry]
+    create_bank(store, "videos")
+    assert add_entries(store, "videos", [entry]) == (1, 0)
+    bad = tmp_path / "bad.txt"
+    bad.write_text(f"vpdq {PDQ},200,0\n")
+    with pytest.raises(BankError, match=":1: bad vpdq frame"):
+        list(read_entries(bad, "tx"))

@@ -181,3 +181,37 @@ def test_disabled_banks_are_not_matched_and_re_enabled_ones_catch_up(
     resumed = run_stages(store, settings, workers=1)
     assert resumed.matching.signals == 1
     assert run_stages(store, settings, workers=1).matching.signals == 0
+
+
+def test_re_encoded_videos_match_a_bank_video_by_vpdq(
+    tmp_path: Path, store: Store, settings: Settings
+) -> None:
+    pytest.importorskip("vpdq", reason="vpdq needs FFmpeg's development packages")
+    frames = []
+    for i in range(30):
+        image = Image.linear_gradient("L").resize((160, 160)).convert("RGB")
+        ImageDraw.Draw(image).ellipse((i * 4, 30, i * 4 + 50, 100), fill=(200, 40, 40))
+        frames.append(image)
+    original = tmp_path / "clip.gif"
+    frames[0].save(original, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    export = tmp_path / "e"
+    (export / "files").mkdir(parents=True)
+    smaller = [f.resize((140, 140)) for f in frames]
+    smaller[0].save(
+        export / "files" / "copy.gif",
+        save_all=True,
+        append_images=smaller[1:],
+        duration=100,
+        loop=0,
+    )
+    write_export(export, chat([message(1, "", file="files/copy.gif", media_type="animation")]))
+    ingest_paths(store, settings, [export])
+    create_bank(store, "videos")
+    add_files(store, "videos", [original])
+    report = run_stages(store, settings, workers=1)
+    assert report.matching.signals == 1
+    (signal,) = iter_signals(store)
+    assert signal["explanation"]["matched_entries"] >= 2  # the first frame's PDQ and the vPDQ
+    from undertow.exchange.banks import iter_entries
+
+    assert {e.hash_type for e in iter_entries(store, "videos")} == {"md5", "sha256", "pdq", "vpdq"}

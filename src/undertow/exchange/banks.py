@@ -1,4 +1,4 @@
-"""Hash banks: named lists of MD5, SHA-256 and PDQ hashes, imported from and exported to the
+"""Hash banks: named lists of MD5, SHA-256, PDQ and vPDQ hashes, imported from and exported to the
 formats partners actually use.
 
 Formats:
@@ -12,6 +12,7 @@ Every import is one transaction: a bad line names the file and line and stores n
 from __future__ import annotations
 
 import csv
+import json
 import re
 import time
 from collections.abc import Iterable, Iterator
@@ -25,7 +26,8 @@ from undertow.enrich.media_hash import hash_file
 from undertow.store import Store, schema
 from undertow.store.bulk import BulkStatement, dialect_insert
 
-HASH_TYPES = {"md5": 32, "sha256": 64, "pdq": 64}
+HASH_TYPES = {"md5": 32, "sha256": 64, "pdq": 64, "vpdq": 0}
+"""Hash types and their hex lengths; a vPDQ value is a list of frames (see `parse_vpdq`)."""
 FORMATS = ("tx", "plain", "csv")
 # python-threatexchange signal type names -> ours (pytx only has an MD5 type for video).
 TX_TO_TYPE = {
@@ -34,8 +36,10 @@ TX_TO_TYPE = {
     "md5": "md5",
     "photo_md5": "md5",
     "sha256": "sha256",
+    "vpdq": "vpdq",
 }
-TYPE_TO_TX = {"pdq": "pdq", "md5": "video_md5", "sha256": "sha256"}
+TYPE_TO_TX = {"pdq": "pdq", "md5": "video_md5", "sha256": "sha256", "vpdq": "vpdq"}
+MAX_VPDQ_FRAMES = 100_000
 _HEX = re.compile(r"[0-9a-f]+")
 _BATCH = 5000
 
@@ -61,12 +65,50 @@ def validate(hash_type: str, value: str, where: str) -> BankEntry:
         raise BankError(
             f"{where}: unknown hash type {hash_type!r} (expected one of {', '.join(HASH_TYPES)})"
         )
+    if kind == "vpdq":
+        return BankEntry(kind, " ".join(f"{h},{q},{t:g}" for h, q, t in parse_vpdq(value, where)))
     digest = value.strip().lower()
     if len(digest) != HASH_TYPES[kind] or not _HEX.fullmatch(digest):
         raise BankError(
             f"{where}: not a {kind} hash ({HASH_TYPES[kind]} hex digits): {value[:80]!r}"
         )
     return BankEntry(kind, digest)
+
+
+def parse_vpdq(value: str, where: str) -> list[tuple[str, int, float]]:
+    """vPDQ frames from `hex,quality,seconds` items, separated by spaces or given as the JSON
+    list python-threatexchange writes."""
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+        except ValueError as exc:
+            raise BankError(f"{where}: vpdq value is not a JSON list: {exc}") from exc
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise BankError(f"{where}: vpdq value must be a list of 'hex,quality,seconds' strings")
+    else:
+        items = text.split()
+    if not items or len(items) > MAX_VPDQ_FRAMES:
+        raise BankError(f"{where}: a vpdq value needs 1 to {MAX_VPDQ_FRAMES} frames")
+    frames = []
+    for item in items:
+        parts = item.split(",")
+        try:
+            digest, quality, seconds = parts[0].lower(), int(parts[1]), float(parts[2])
+        except (IndexError, ValueError) as exc:
+            raise BankError(
+                f"{where}: bad vpdq frame {item[:80]!r} (want hex,quality,seconds)"
+            ) from exc
+        if (
+            len(parts) != 3
+            or len(digest) != 64
+            or not _HEX.fullmatch(digest)
+            or not 0 <= quality <= 100
+            or seconds < 0
+        ):
+            raise BankError(f"{where}: bad vpdq frame {item[:80]!r} (want hex,quality,seconds)")
+        frames.append((digest, quality, seconds))
+    return frames
 
 
 # -- reading and writing formats ---------------------------------------------------------------
@@ -126,9 +168,10 @@ def write_entries(entries: Iterable[BankEntry], fmt: str, out: IO[str]) -> int:
             count += 1
         return count
     for entry in entries:
-        out.write(
-            f"{TYPE_TO_TX[entry.hash_type]} {entry.value}\n" if fmt == "tx" else f"{entry.value}\n"
-        )
+        value = entry.value
+        if fmt == "tx" and entry.hash_type == "vpdq":
+            value = json.dumps(value.split())  # python-threatexchange's vPDQ signal is JSON
+        out.write(f"{TYPE_TO_TX[entry.hash_type]} {value}\n" if fmt == "tx" else f"{value}\n")
         count += 1
     return count
 
@@ -238,6 +281,9 @@ def add_files(
         entries.append(BankEntry("md5", hashes.md5, category, note))
         if hashes.pdq is not None:
             entries.append(BankEntry("pdq", hashes.pdq, category, note))
+        if hashes.vpdq:
+            frames = " ".join(f"{h},{q},{t:g}" for h, q, t in hashes.vpdq)
+            entries.append(BankEntry("vpdq", frames, category, note))
     return add_entries(store, bank, entries)
 
 

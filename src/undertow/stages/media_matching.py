@@ -121,20 +121,40 @@ def occurrences(conn: sa.Connection, low_seq: int, high_seq: int) -> Iterator[li
         end = min(start + BATCH, high_seq)
         query = (
             sa.select(
-                mm.c.channel_id, mm.c.message_id, h.c.sha256, h.c.md5, h.c.pdq, h.c.pdq_dihedral
+                mm.c.channel_id, mm.c.message_id, h.c.sha256, h.c.md5, h.c.pdq, h.c.pdq_dihedral,
+                h.c.vpdq,
             )
             .join(h, h.c.sha256 == mm.c.sha256)
-            .where(h.c.seq > start, h.c.seq <= end, h.c.error.is_(None) | h.c.pdq.is_not(None))
+            # Files that failed to decode still match by exact hash.
+            .where(h.c.seq > start, h.c.seq <= end)
             .order_by(h.c.seq, mm.c.channel_id, mm.c.message_id)
-        )
+        )  # fmt: skip
         batch = [
-            MediaItem(row.channel_id, row.message_id, row.sha256, row.md5, row.pdq,
-                      row.pdq_dihedral.split() if row.pdq_dihedral else None)
+            MediaItem(
+                row.channel_id,
+                row.message_id,
+                row.sha256,
+                row.md5,
+                row.pdq,
+                row.pdq_dihedral.split() if row.pdq_dihedral else None,
+                _frames(row.vpdq),
+            )
             for row in conn.execute(query)
-        ]  # fmt: skip
+        ]
         if batch:
             yield batch
         start = end
+
+
+def _frames(stored: str | None) -> list[tuple[str, int]] | None:
+    """(hex, quality) of each frame of a stored vPDQ value ("hex,quality,seconds ...")."""
+    if not stored:
+        return None
+    frames = []
+    for item in stored.split():
+        digest, quality, _seconds = item.split(",")
+        frames.append((digest, int(quality)))
+    return frames
 
 
 def write_signals(conn: sa.Connection, signals: list[Signal]) -> None:

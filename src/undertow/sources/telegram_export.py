@@ -15,13 +15,8 @@ from pathlib import Path
 from undertow.records import ChannelRecord, TitleObservation
 from undertow.sources.base import ImportContext, RecordError, SourceItem
 from undertow.sources.jsonstream import ChatEnd, ChatStart, ExportJsonReader
-from undertow.sources.telegram_message import (
-    PLATFORM,
-    ChatContext,
-    clean,
-    map_message,
-    title_change,
-)
+from undertow.sources.telegram_context import PLATFORM, ChatContext, clean
+from undertow.sources.telegram_message import map_message, title_change
 
 # Chat types of the exporter -> (kind, public, private one-to-one conversation)
 CHAT_TYPES: dict[str, tuple[str, bool, bool]] = {

@@ -8,31 +8,17 @@ fields with "(File not included...)" placeholders.  People become keyed pseudony
 
 from __future__ import annotations
 
-import mimetypes
-import os
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from undertow.enrich.evidence import EvidenceStore
-from undertow.enrich.pseudonym import Pseudonymiser
-from undertow.records import (
-    MEDIA_MISSING,
-    MEDIA_NOT_INCLUDED,
-    MEDIA_PENDING,
-    MEDIA_REJECTED,
-    MEDIA_STORED,
-    MediaRef,
-    MessageRecord,
-)
+from undertow.records import MessageRecord
 from undertow.sources.base import RecordError
+from undertow.sources.telegram_context import PLATFORM, ChatContext, clean, int_or_none
+from undertow.sources.telegram_media import media_refs
 
-PLATFORM = "telegram"
 _URL = re.compile(r"(?:https?://|(?<![\w@.])t\.me/)[^\s<>\"'()\[\]{}]+", re.IGNORECASE)
 _HASHTAG = re.compile(r"(?<![\w&])#\w+")
-_PLACEHOLDER = re.compile(r"^\(File .*\)$|^\(.*exporting settings.*\)$", re.DOTALL)
 _TRAILING_PUNCT = ".,;:!?»”’"
 # Keys of service messages that name or identify people; never stored as they are.
 _PERSON_KEYS = frozenset(
@@ -65,36 +51,6 @@ _ENTITY_EXTRAS = ("href", "language", "document_id")
 _TITLE_ACTIONS = frozenset(
     {"create_channel", "create_group", "edit_group_title", "migrate_from_group"}
 )
-
-
-@dataclass
-class ChatContext:
-    """What the mapper needs to know about the chat a message belongs to."""
-
-    channel_id: str
-    native_id: str
-    is_broadcast: bool
-    base_dir: Path
-    pseudonyms: Pseudonymiser
-    evidence: EvidenceStore
-    media_cache: dict[str, tuple[str, int] | str | bool | None] = field(default_factory=dict)
-    real_base: str = ""
-    real_folders: dict[str, str] = field(default_factory=dict)
-    people: dict[tuple[Any, Any], tuple[str | None, str | None]] = field(default_factory=dict)
-    defer_media: bool = False
-
-
-def clean(value: str) -> str:
-    """Make a decoded string storable: no NUL (PostgreSQL refuses it), no lone surrogates."""
-    if value.isascii():
-        return value if "\x00" not in value else value.replace("\x00", "\ufffd")
-    if "\x00" in value:
-        value = value.replace("\x00", "\ufffd")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        value = value.encode("utf-8", "replace").decode("utf-8")
-    return value
 
 
 def parse_time(unix: Any, iso: Any, what: str) -> int | None:
@@ -227,107 +183,6 @@ def _links_and_tags(
     return links, tags, mentions
 
 
-def _media_ref(
-    ctx: ChatContext, position: int, role: str, kind: str, value: Any, raw: dict[str, Any]
-) -> MediaRef:
-    if not isinstance(value, str):
-        raise RecordError(f"media field for {role} is not a string: {value!r}")
-    value = clean(value)
-    mime = raw.get("mime_type") if role != "thumbnail" else None
-    ref = MediaRef(position=position, role=role, kind=kind, path=None, status=MEDIA_NOT_INCLUDED)
-    ref.mime = clean(mime) if isinstance(mime, str) else None
-    if role != "thumbnail":
-        ref.file_name = clean(raw["file_name"]) if isinstance(raw.get("file_name"), str) else None
-        ref.width = _int_or_none(raw.get("width"))
-        ref.height = _int_or_none(raw.get("height"))
-        ref.duration_s = _int_or_none(raw.get("duration_seconds"))
-        ref.size = _int_or_none(raw.get("file_size", raw.get("photo_file_size")))
-    if _PLACEHOLDER.match(value) or not value:
-        return ref
-    ref.path = value
-    stored = _store_file(ctx, value)
-    if stored is None or stored is False or stored is True:
-        ref.status = MEDIA_REJECTED if stored is False else MEDIA_MISSING
-        return ref
-    if isinstance(stored, str):
-        ref.status, ref.source_path = MEDIA_PENDING, stored
-        return ref
-    ref.sha256, ref.size = stored
-    ref.status = MEDIA_STORED
-    if ref.mime is None:
-        ref.mime = mimetypes.guess_type(value)[0]
-    return ref
-
-
-def _resolve_inside(ctx: ChatContext, relative: str) -> str | None:
-    """The real path of `relative` if it stays inside the export folder (symlinks followed).
-
-    Folders are resolved once per chat; the file itself is only checked for being a link,
-    which keeps this to one system call per file on exports with thousands of photos.
-    """
-    if not ctx.real_base:
-        ctx.real_base = os.path.realpath(ctx.base_dir)
-    inside = ctx.real_base + os.sep
-    try:
-        folder, name = os.path.split(relative)
-        real_folder = ctx.real_folders.get(folder)
-        if real_folder is None:
-            real_folder = os.path.realpath(os.path.join(ctx.real_base, folder))
-            if len(ctx.real_folders) < 10_000:
-                ctx.real_folders[folder] = real_folder
-        if real_folder != ctx.real_base and not real_folder.startswith(inside):
-            return None
-        path = os.path.join(real_folder, name)
-        if name in ("", ".", "..") or os.path.islink(path):
-            path = os.path.realpath(path)
-    except (OSError, ValueError):
-        return None
-    return path if path.startswith(inside) else None
-
-
-def _store_file(ctx: ChatContext, relative: str) -> tuple[str, int] | str | bool | None:
-    """(sha256, size) of a stored file, None if it is missing, False if the path is unsafe,
-    or the file's real path when storing is deferred."""
-    if relative in ctx.media_cache:
-        return ctx.media_cache[relative]
-    result: tuple[str, int] | str | bool | None
-    real = _resolve_inside(ctx, relative)
-    if real is None:
-        result = False
-    elif ctx.defer_media:
-        result = real  # the importer hashes it (see MediaRef.source_path)
-    else:
-        try:
-            result = ctx.evidence.add_file(real)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
-            result = None
-    if len(ctx.media_cache) < 100_000:
-        ctx.media_cache[relative] = result
-    return result
-
-
-def _int_or_none(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
-
-
-def _media(ctx: ChatContext, raw: dict[str, Any]) -> list[MediaRef]:
-    refs: list[MediaRef] = []
-    if "photo" in raw:
-        refs.append(_media_ref(ctx, len(refs), "photo", "photo", raw["photo"], raw))
-    if "file" in raw:
-        kind = raw.get("media_type") if isinstance(raw.get("media_type"), str) else "file"
-        refs.append(_media_ref(ctx, len(refs), "file", str(kind), raw["file"], raw))
-    if "thumbnail" in raw:
-        refs.append(_media_ref(ctx, len(refs), "thumbnail", "thumbnail", raw["thumbnail"], raw))
-    return refs
-
-
 def _action(ctx: ChatContext, raw: dict[str, Any]) -> dict[str, Any]:
     """Details of a service action: its own fields kept, people replaced by pseudonyms."""
     details: dict[str, Any] = {}
@@ -386,7 +241,7 @@ def _extra(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
         }
     if isinstance(raw.get("reactions"), list):
         extra["reactions"] = {
-            clean(str(r.get("emoji") or r.get("document_id") or r.get("type", "?"))): _int_or_none(
+            clean(str(r.get("emoji") or r.get("document_id") or r.get("type", "?"))): int_or_none(
                 r.get("count")
             )
             or 0
@@ -445,7 +300,7 @@ def map_message(ctx: ChatContext, raw: Any, index: int) -> MessageRecord:
     if "edited" in raw or "edited_unixtime" in raw:
         record.edited = parse_time(raw.get("edited_unixtime"), raw.get("edited"), "edited")
     if "photo" in raw or "file" in raw or "thumbnail" in raw:
-        record.media = _media(ctx, raw)
+        record.media = media_refs(ctx, raw)
     if kind == "service":
         action = raw.get("action")
         record.service_action = clean(action) if isinstance(action, str) else "custom"
@@ -468,7 +323,7 @@ def map_message(ctx: ChatContext, raw: Any, index: int) -> MessageRecord:
         record.forwarded_from_id = channel or person
     if isinstance(raw.get("saved_from"), str):
         record.saved_from = clean(raw["saved_from"])
-    record.reply_to = _int_or_none(raw.get("reply_to_message_id"))
+    record.reply_to = int_or_none(raw.get("reply_to_message_id"))
     return record
 
 

@@ -1,0 +1,63 @@
+"""`undertow export channels|messages|signals`: records as JSON Lines or CSV."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from undertow.cli.common import FormatOption, OutOption, err, open_store_or_exit, state
+from undertow.exchange.records_export import (
+    CHANNEL_FIELDS,
+    FORMATS,
+    MESSAGE_FIELDS,
+    SIGNAL_FIELDS,
+    iter_channels,
+    iter_messages,
+    iter_signals,
+    write_rows,
+)
+
+export_app = typer.Typer(help="Export records as JSON Lines or CSV.", no_args_is_help=True)
+
+
+def _export(kind: str, fmt: str, out: Path | None) -> None:
+    if fmt not in FORMATS:
+        err.print(f"[red]error:[/red] unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        raise typer.Exit(2)
+    store = open_store_or_exit(state.settings())
+    try:
+        reader, fields = {
+            "channels": (iter_channels, CHANNEL_FIELDS),
+            "messages": (iter_messages, MESSAGE_FIELDS),
+            "signals": (iter_signals, SIGNAL_FIELDS),
+        }[kind]
+        rows = reader(store)
+        if out is None:
+            count = write_rows(rows, fields, fmt, sys.stdout)
+        else:
+            with out.open("w", encoding="utf-8", newline="") as handle:
+                count = write_rows(rows, fields, fmt, handle)
+    finally:
+        store.close()
+    if out is not None and not state.quiet:
+        err.print(f"wrote {count} {kind} to {out}")
+
+
+@export_app.command("channels")
+def export_channels(fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
+    """Channels with their title history and message counts."""
+    _export("channels", fmt, out)
+
+
+@export_app.command("messages")
+def export_messages(fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
+    """Messages with forward origin, links, hashtags, media (with sha256) and service actions."""
+    _export("messages", fmt, out)
+
+
+@export_app.command("signals")
+def export_signals(fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
+    """Detector findings: target, detector, score (0-1), category and explanation."""
+    _export("signals", fmt, out)

@@ -105,19 +105,21 @@ def iter_channels(store: Store) -> Iterator[dict[str, Any]]:
             }
 
 
+def pages(conn: sa.Connection, table: sa.Table, size: int) -> Iterator[list[sa.Row[Any]]]:
+    """A table's rows in `id` order, `size` at a time (keyset paging: memory stays bounded)."""
+    last = 0
+    while rows := conn.execute(
+        sa.select(table).where(table.c.id > last).order_by(table.c.id).limit(size)
+    ).all():
+        last = rows[-1].id
+        yield list(rows)
+
+
 def iter_messages(store: Store, *, page: int = 5000) -> Iterator[dict[str, Any]]:
     """All messages in storage order, read page by page so memory stays bounded."""
-    m = schema.messages
-    last = 0
     with store.engine.connect() as conn:
-        while True:
-            rows = conn.execute(
-                sa.select(m).where(m.c.id > last).order_by(m.c.id).limit(page)
-            ).all()
-            if not rows:
-                return
+        for rows in pages(conn, schema.messages, page):
             low, high = rows[0].id, rows[-1].id
-            last = high
             links = _children(conn, schema.links, low, high, schema.links.c.position)
             tags = _children(conn, schema.message_tags, low, high, schema.message_tags.c.position)
             media = _children(
@@ -219,16 +221,8 @@ SIGNAL_FIELDS = (
 
 def iter_signals(store: Store, *, page: int = 5000) -> Iterator[dict[str, Any]]:
     """Every signal, oldest first, with its target as an object."""
-    s = schema.signals
-    last = 0
     with store.engine.connect() as conn:
-        while True:
-            rows = conn.execute(
-                sa.select(s).where(s.c.id > last).order_by(s.c.id).limit(page)
-            ).all()
-            if not rows:
-                return
-            last = rows[-1].id
+        for rows in pages(conn, schema.signals, page):
             for row in rows:
                 target: dict[str, Any] = {
                     "kind": row.target_kind,

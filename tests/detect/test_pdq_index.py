@@ -74,3 +74,18 @@ def test_edge_cases() -> None:
         index.search(codes_from_hex(["ff" * 32]), radius=40)
     with pytest.raises(ValueError):
         PDQIndex(codes_from_hex(["ff" * 32]), np.array([1, 2]))
+
+
+def test_saved_buckets_are_reused_and_damaged_ones_rebuilt(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    index = PDQIndex(random_codes(rng, 400), np.arange(400))
+    index.add(random_codes(rng, 100), np.arange(400, 500))
+    index.save(tmp_path / "ix")
+    loaded, _ = PDQIndex.load(tmp_path / "ix")
+    assert np.array_equal(loaded._order, index._order)
+    queries = flip(index.codes[::50], rng, 12)
+    key = lambda ms: sorted((m.query, m.entry, m.distance) for m in ms)  # noqa: E731
+    assert key(loaded.search(queries)) == key(index.search(queries))
+    np.save(tmp_path / "ix" / "starts.npy", np.zeros((3, 3), dtype=np.int64), allow_pickle=False)
+    rebuilt, _ = PDQIndex.load(tmp_path / "ix")
+    assert key(rebuilt.search(queries)) == key(index.search(queries))

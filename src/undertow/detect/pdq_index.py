@@ -54,19 +54,29 @@ class Match:
 class PDQIndex:
     """Exact radius search over PDQ hashes; entries are caller ids (e.g. bank entry ids)."""
 
-    def __init__(self, codes: Codes | None = None, ids: np.ndarray[Any, Any] | None = None) -> None:
+    def __init__(
+        self,
+        codes: Codes | None = None,
+        ids: np.ndarray[Any, Any] | None = None,
+        *,
+        buckets: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None = None,
+    ) -> None:
         self.codes: Codes = (
             np.zeros((0, 32), dtype=np.uint8) if codes is None else np.ascontiguousarray(codes)
         )
         self.ids = np.zeros(0, dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
         if len(self.ids) != len(self.codes):
             raise ValueError("codes and ids differ in length")
-        self._build()
+        if buckets is not None and _buckets_fit(buckets, len(self.codes)):
+            self._order, self._starts = buckets
+        else:
+            self._build_buckets()
+        self._build_columns()
 
     def __len__(self) -> int:
         return len(self.codes)
 
-    def _build(self) -> None:
+    def _build_buckets(self) -> None:
         # Per chunk: row numbers sorted by key, and where each key's bucket starts.  One chunk
         # at a time keeps the build's peak memory near the index's own size.
         count = len(self.codes)
@@ -80,16 +90,34 @@ class PDQIndex:
             counts = np.bincount(keys, minlength=BUCKETS)
             self._starts[chunk, 0] = 0
             np.cumsum(counts, out=self._starts[chunk, 1:])
+
+    def _build_columns(self) -> None:
         # The hashes as four columns of 64-bit words: verification gathers one column at a time
         # and drops most candidates after the first word or two.
         words = self.codes.view(np.uint64)
         self._columns = [np.ascontiguousarray(words[:, k]) for k in range(4)]
 
     def add(self, codes: Codes, ids: np.ndarray[Any, Any]) -> None:
-        """Add entries (the buckets are rebuilt: a sort, seconds for millions of hashes)."""
-        self.codes = np.concatenate([self.codes, codes])
+        """Add entries incrementally: new rows are merged into each chunk's buckets (a linear
+        pass per chunk, no re-sort of what is there)."""
+        first = len(self.codes)
+        new_codes = np.ascontiguousarray(codes, dtype=np.uint8)
+        self.codes = np.concatenate([self.codes, new_codes])
         self.ids = np.concatenate([self.ids, np.asarray(ids, dtype=np.int64)])
-        self._build()
+        rows = np.arange(first, len(self.codes), dtype=np.int32)
+        order = np.empty((CHUNKS, len(self.codes)), dtype=np.int32)
+        for chunk in range(CHUNKS):
+            pair = new_codes[:, 2 * chunk : 2 * chunk + 2].astype(np.uint16)
+            keys = (pair[:, 0] << 8) | pair[:, 1]
+            by_key = np.argsort(keys, kind="stable")
+            # Each new row goes at the end of its key's bucket.
+            order[chunk] = np.insert(
+                self._order[chunk], self._starts[chunk, keys[by_key] + 1], rows[by_key]
+            )
+            counts = np.bincount(keys, minlength=BUCKETS)
+            self._starts[chunk, 1:] += np.cumsum(counts)
+        self._order = order
+        self._build_columns()
 
     @property
     def nbytes(self) -> int:
@@ -162,7 +190,13 @@ class PDQIndex:
     def save(self, folder: Path, meta: dict[str, Any] | None = None) -> None:
         """Write codes and ids as .npy plus a JSON header (atomic per file)."""
         folder.mkdir(parents=True, exist_ok=True)
-        for name, array in (("codes", self.codes), ("ids", self.ids)):
+        arrays = (
+            ("codes", self.codes),
+            ("ids", self.ids),
+            ("order", self._order),
+            ("starts", self._starts),
+        )
+        for name, array in arrays:
             tmp = folder / f"{name}.tmp.npy"
             np.save(tmp, array, allow_pickle=False)
             tmp.replace(folder / f"{name}.npy")
@@ -188,4 +222,23 @@ class PDQIndex:
             or len(ids) != len(codes)
         ):
             raise ValueError(f"{folder}: index arrays are damaged")
-        return cls(codes, ids), header
+        buckets = None
+        if (folder / "order.npy").exists() and (folder / "starts.npy").exists():
+            buckets = (
+                np.load(folder / "order.npy", allow_pickle=False),
+                np.load(folder / "starts.npy", allow_pickle=False),
+            )
+        return cls(codes, ids, buckets=buckets), header
+
+
+def _buckets_fit(buckets: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]], count: int) -> bool:
+    """Whether saved bucket arrays belong to an index of `count` hashes (else they are rebuilt)."""
+    order, starts = buckets
+    return bool(
+        order.dtype == np.int32
+        and order.shape == (CHUNKS, count)
+        and starts.shape == (CHUNKS, BUCKETS + 1)
+        and np.issubdtype(starts.dtype, np.integer)
+        and (starts[:, -1] == count).all()
+        and (starts[:, 0] == 0).all()
+    )

@@ -4,6 +4,7 @@ scripts/test.sh starts."""
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,8 +38,17 @@ def pg_url() -> Iterator[str]:
     admin = sa.create_engine(
         server.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
     )
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    for attempt in range(5):
+        try:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            break
+        except sa.exc.OperationalError:
+            # Concurrent CREATE DATABASE from two test workers can briefly collide on the
+            # template database; anything else fails on the last attempt.
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
     url = server.rsplit("/", 1)[0] + "/" + name
     try:
         yield url

@@ -319,3 +319,15 @@ def test_a_child_process_reader_stores_exactly_what_the_in_process_reader_stores
     assert without_clock(snapshots[0]) == without_clock(snapshots[1])
     assert len(snapshots[0]["messages"]) == len(snapshots[1]["messages"]) == 2499
     assert notices[0] == notices[1] and "personal_chat" in notices[1][0]
+
+
+def test_reimporting_a_second_later_changes_nothing(
+    tmp_path: Path, store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_export(tmp_path, channel_export([message(1, "a"), message(2, "b")]))
+    ingest_file(store, settings, path)
+    before = snapshot(store)
+    later = time.time() + 3600
+    monkeypatch.setattr(time, "time", lambda: later)
+    ingest_file(store, settings, path)
+    assert snapshot(store) == before

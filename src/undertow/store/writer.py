@@ -90,7 +90,8 @@ class RecordWriter:
             )
             return ins.on_conflict_do_update(  # type: ignore[no-any-return]
                 index_elements=["channel_id", "message_id"],
-                set_={name: ins.excluded[name] for name in MESSAGE_COLUMNS[2:]},
+                # `ingested_at` keeps the first import's time.
+                set_={name: ins.excluded[name] for name in MESSAGE_COLUMNS[2:-1]},
                 where=newer,
             )
 
@@ -348,7 +349,21 @@ def _channel_statements(dialect: str) -> dict[str, Any]:
     update["description"] = sa.func.coalesce(ins.excluded.description, c.c.description)
     return {
         "exists": sa.select(c.c.channel_id).where(c.c.channel_id == cid),
-        "upsert": ins.on_conflict_do_update(index_elements=["channel_id"], set_=update),
+        # Only a real change touches the row, so re-importing the same export changes nothing.
+        "upsert": ins.on_conflict_do_update(
+            index_elements=["channel_id"],
+            set_=update,
+            where=sa.or_(
+                *(
+                    c.c[k].is_distinct_from(ins.excluded[k])
+                    for k in ("kind", "source_type", "public")
+                ),
+                *(
+                    ins.excluded[k].is_not(None) & c.c[k].is_distinct_from(ins.excluded[k])
+                    for k in ("handle", "description")
+                ),
+            ),
+        ),
         "span": sa.select(sa.func.min(m.c.date), sa.func.max(m.c.date)).where(
             m.c.channel_id == cid
         ),

@@ -24,6 +24,7 @@ from undertow.sources.base import ImportContext, SourceItem
 BATCH = 1000
 _MESSAGE_FIELDS = tuple(f.name for f in fields(MessageRecord))
 _MEDIA_FIELDS = tuple(f.name for f in fields(MediaRef))
+_MEDIA_POSITION = _MESSAGE_FIELDS.index("media")
 
 
 class ChildReaderError(ValueError):
@@ -35,7 +36,7 @@ def _pack(item: SourceItem) -> Any:
     if type(item) is MessageRecord:
         values = [getattr(item, name) for name in _MESSAGE_FIELDS]
         if item.media:
-            values[_MESSAGE_FIELDS.index("media")] = [
+            values[_MEDIA_POSITION] = [
                 tuple(getattr(m, n) for n in _MEDIA_FIELDS) for m in item.media
             ]
         return tuple(values)

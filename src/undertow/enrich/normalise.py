@@ -1,0 +1,109 @@
+"""Text normalisation for matching indicators, robust to the evasions propaganda uses.
+
+The normalised form is for matching only and is kept beside the raw text, never instead of
+it.  Every normalised character remembers which raw character it came from, so a match in the
+normalised text can be shown as a span of the raw text.
+
+Steps: Unicode NFKC and case folding; invisible characters removed (zero-width, bidi controls,
+soft hyphen); Arabic diacritics (tashkeel) and tatweel removed and letter variants unified
+(alef forms, alef maqsura, ta marbuta, hamza carriers); Cyrillic and Greek look-alikes folded
+to Latin; digits and symbols used as letters inside words folded ("n4sh1r"); and letters
+spaced or dotted apart ("N.a.s.h.i.r", "D a w l a h") joined again.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+_INVISIBLE = frozenset(
+    [0x00AD, 0x034F, 0x061C, 0x180E, 0xFEFF, *range(0x200B, 0x2010), *range(0x202A, 0x202F),
+     *range(0x2060, 0x2070)]
+)  # fmt: skip
+_ARABIC_MARKS = frozenset(
+    [*range(0x0610, 0x061B), *range(0x064B, 0x0660), 0x0670, *range(0x06D6, 0x06EE), 0x0640]
+)
+_ARABIC_LETTERS = {
+    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ٲ": "ا", "ٳ": "ا",
+    "ى": "ي", "ی": "ي", "ئ": "ي", "ؤ": "و", "ة": "ه", "ک": "ك",
+}  # fmt: skip
+# Cyrillic and Greek letters that look like Latin ones (after case folding).
+_HOMOGLYPHS = {
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
+    "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "һ": "h",
+    "ԁ": "d", "ԛ": "q", "ԝ": "w", "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k",
+    "μ": "m", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ω": "w",
+}  # fmt: skip
+# Digits and symbols standing in for letters, folded only inside words that have letters.
+_LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
+_WORD_WITH_LEET = re.compile(r"(?=\S*[^\W\d_])[\w@$!]*[\d@$!][\w@$!]*")
+# Three or more single letters separated by one space or punctuation mark: "n.a.s.h.i.r".
+_SPACED = re.compile(r"(?<![^\W_])(?:[^\W\d_][ .\-_*·•|/]){2,}[^\W\d_](?![^\W_])")
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    """Normalised text and, for each of its characters, the raw character it came from."""
+
+    text: str
+    origin: tuple[int, ...]
+
+    def raw_span(self, start: int, end: int) -> tuple[int, int]:
+        """The raw text's [start, end) that normalised characters [start, end) came from."""
+        if start >= end or not self.origin:
+            return (0, 0)
+        return self.origin[start], self.origin[end - 1] + 1
+
+
+def normalise(raw: str) -> Normalised:
+    """The matching form of `raw`, with the origin of every character."""
+    chars: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(raw):
+        if ord(char) in _INVISIBLE or ord(char) in _ARABIC_MARKS:
+            continue
+        for folded in unicodedata.normalize("NFKC", char).casefold():
+            if ord(folded) in _INVISIBLE or ord(folded) in _ARABIC_MARKS:
+                continue
+            unified = _ARABIC_LETTERS.get(folded, folded)
+            letter = _HOMOGLYPHS.get(unified, unified)
+            if unicodedata.combining(letter):
+                continue
+            chars.append(letter)
+            origin.append(index)
+    text = "".join(chars)
+    text, origin = _rewrite(
+        text, origin, _WORD_WITH_LEET, lambda word: "".join(_LEET.get(c, c) for c in word)
+    )
+    text, origin = _rewrite(text, origin, _SPACED, lambda run: run[::2])
+    return Normalised(text, tuple(origin))
+
+
+def _rewrite(
+    text: str, origin: list[int], pattern: re.Pattern[str], change: object
+) -> tuple[str, list[int]]:
+    """Apply `change` to every match of `pattern`, keeping origins aligned."""
+    out: list[str] = []
+    out_origin: list[int] = []
+    last = 0
+    for match in pattern.finditer(text):
+        start, end = match.span()
+        out.append(text[last:start])
+        out_origin.extend(origin[last:start])
+        segment = match.group(0)
+        replaced = change(segment)
+        # The spaced-letter join keeps every other character; other changes keep lengths.
+        kept = origin[start:end] if len(replaced) == len(segment) else origin[start:end:2]
+        out.append(replaced)
+        out_origin.extend(kept)
+        last = end
+    out.append(text[last:])
+    out_origin.extend(origin[last:])
+    return "".join(out), out_origin
+
+
+def matching_form(raw: str) -> str:
+    """Just the normalised text."""
+    return normalise(raw).text

@@ -82,7 +82,7 @@ def normalise(raw: str) -> Normalised:
 
 
 def _rewrite(
-    text: str, origin: list[int], pattern: re.Pattern[str], change: object
+    text: str, origin: list[int], pattern: re.Pattern[str], change: Callable[[str], str]
 ) -> tuple[str, list[int]]:
     """Apply `change` to every match of `pattern`, keeping origins aligned."""
     out: list[str] = []

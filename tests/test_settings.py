@@ -23,6 +23,10 @@ ENV_NAMES = {
     "hash_workers": "UNDERTOW_HASH_WORKERS",
     "vpdq_match_percent": "UNDERTOW_VPDQ_MATCH_PERCENT",
     "parallel_ingest_bytes": "UNDERTOW_PARALLEL_INGEST_BYTES",
+    "rules_dirs": "UNDERTOW_RULES",
+    "text_model": "UNDERTOW_TEXT_MODEL",
+    "propaganda_floor": "UNDERTOW_PROPAGANDA_FLOOR",
+    "text_batch_size": "UNDERTOW_TEXT_BATCH_SIZE",
 }
 
 
@@ -70,3 +74,19 @@ def test_every_setting_is_documented() -> None:
     assert fields == set(ENV_NAMES), "a setting was added without an environment name here"
     missing = [env for env in ENV_NAMES.values() if env not in text]
     assert not missing, f"settings missing from docs/user-guide.md: {missing}"
+
+
+def test_text_settings_are_read_and_checked(tmp_path: Path) -> None:
+    env = {
+        "UNDERTOW_RULES": f"{tmp_path / 'a'}:{tmp_path / 'b'}",
+        "UNDERTOW_TEXT_MODEL": str(tmp_path / "m.utm"),
+        "UNDERTOW_PROPAGANDA_FLOOR": "0.35",
+    }
+    settings = load_settings(environ=env, cwd=tmp_path)
+    assert settings.rules_dirs == (tmp_path / "a", tmp_path / "b")
+    assert settings.text_model == tmp_path / "m.utm"
+    assert settings.propaganda_floor == 0.35
+    (settings.data_dir / "rules").mkdir(parents=True)
+    assert settings.rule_folders == (settings.data_dir / "rules", tmp_path / "a", tmp_path / "b")
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        load_settings(environ={"UNDERTOW_PROPAGANDA_FLOOR": "2"}, cwd=tmp_path)

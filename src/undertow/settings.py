@@ -43,6 +43,17 @@ class Settings:
     """Messages written per database round trip during ingest."""
     max_record_bytes: int = 64 * 1024 * 1024
     """Largest single JSON record (one message) an importer accepts before calling it hostile."""
+    rules_dirs: tuple[Path, ...] = ()
+    """Extra folders of indicator rule packs (`UNDERTOW_RULES`, separated by `:`), loaded after
+    the built-in packs and `data_dir/rules` (if that folder exists)."""
+    text_model: Path | None = None
+    """Text classifier file (`UNDERTOW_TEXT_MODEL`) from `undertow model train`; default: the
+    model shipped in the package."""
+    propaganda_floor: float = 0.2
+    """Combined propaganda scores at or above this become `propaganda` signals
+    (`UNDERTOW_PROPAGANDA_FLOOR`); every message's score is kept in `text_features` anyway."""
+    text_batch_size: int = 5000
+    """Messages the text stage reads, enriches and scores per transaction."""
 
     @property
     def evidence_dir(self) -> Path:
@@ -51,6 +62,12 @@ class Settings:
     @property
     def pseudonym_key_file(self) -> Path:
         return self.data_dir / "pseudonym.key"
+
+    @property
+    def rule_folders(self) -> tuple[Path, ...]:
+        """User rule-pack folders, in load order: `data_dir/rules` if present, then `rules_dirs`."""
+        own = self.data_dir / "rules"
+        return ((own,) if own.is_dir() else ()) + self.rules_dirs
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -105,7 +122,30 @@ def load_settings(
         hash_workers=_positive_int(env, "UNDERTOW_HASH_WORKERS", 0, minimum=0),
         vpdq_match_percent=_positive_int(env, "UNDERTOW_VPDQ_MATCH_PERCENT", 80),
         max_record_bytes=_positive_int(env, "UNDERTOW_MAX_RECORD_BYTES", 64 * 1024 * 1024),
+        rules_dirs=tuple(
+            Path(part).expanduser()
+            for part in env.get("UNDERTOW_RULES", "").split(os.pathsep)
+            if part
+        ),
+        text_model=Path(env["UNDERTOW_TEXT_MODEL"]).expanduser()
+        if env.get("UNDERTOW_TEXT_MODEL")
+        else None,
+        propaganda_floor=_fraction(env, "UNDERTOW_PROPAGANDA_FLOOR", 0.2),
+        text_batch_size=_positive_int(env, "UNDERTOW_TEXT_BATCH_SIZE", 5000),
     )
+
+
+def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number between 0 and 1, not {raw!r}") from exc
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be between 0 and 1, not {value}")
+    return value
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:

@@ -57,3 +57,17 @@ def test_raw_text_is_untouched_and_output_is_stable() -> None:
     assert raw == "Dаwlah n3ws"
     assert normalise(raw) == first
     assert len(first.origin) == len(first.text)
+
+
+def test_fast_and_mapped_forms_agree_on_mixed_input() -> None:
+    import random
+
+    alphabet = "aB1 .-@$\u200b\u0430\u0622\u064e\u0640\u0629ﬁ\u00c5\u0301ǅ!"
+    rng = random.Random(5)
+    for _ in range(2000):
+        raw = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        mapped = normalise(raw)
+        assert mapped.text == matching_form(raw)
+        assert len(mapped.origin) == len(mapped.text)
+        assert all(0 <= i < len(raw) for i in mapped.origin)
+        assert list(mapped.origin) == sorted(mapped.origin)

@@ -43,67 +43,126 @@ _WORD_WITH_LEET = re.compile(r"(?=\S*[^\W\d_])[\w@$!]*[\d@$!][\w@$!]*")
 _SPACED = re.compile(r"(?<![^\W_])(?:[^\W\d_][ .\-_*·•|/]){2,}[^\W\d_](?![^\W_])")
 
 
+class _FoldTable(dict[int, str]):
+    """`str.translate` table that folds each character the first time it is seen.
+
+    Folding a character does not depend on its neighbours, so the fold of the whole text is
+    one C-level `translate` call; characters that fold to nothing or to several characters are
+    remembered so that origins are only worked out for texts that contain them.
+    """
+
+    irregular: set[str]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.irregular = set()
+
+    def __missing__(self, code: int) -> str:
+        folded = _fold_char(chr(code))
+        if len(folded) != 1:
+            self.irregular.add(chr(code))
+        self[code] = folded
+        return folded
+
+
+def _fold_char(char: str) -> str:
+    if ord(char) in _INVISIBLE or ord(char) in _ARABIC_MARKS:
+        return ""
+    out = []
+    for folded in unicodedata.normalize("NFKC", char).casefold():
+        if ord(folded) in _INVISIBLE or ord(folded) in _ARABIC_MARKS:
+            continue
+        unified = _ARABIC_LETTERS.get(folded, folded)
+        letter = _HOMOGLYPHS.get(unified, unified)
+        if not unicodedata.combining(letter):
+            out.append(letter)
+    return "".join(out)
+
+
+_TABLE = _FoldTable()
+_MAYBE_LEET = re.compile(r"[\d@$!]")
+
+
 @dataclass(frozen=True, slots=True)
 class Normalised:
     """Normalised text and, for each of its characters, the raw character it came from."""
 
     text: str
-    origin: tuple[int, ...]
+    offsets: tuple[int, ...] | None  # None: character i came from raw character i
+
+    @property
+    def origin(self) -> tuple[int, ...]:
+        return self.offsets if self.offsets is not None else tuple(range(len(self.text)))
 
     def raw_span(self, start: int, end: int) -> tuple[int, int]:
         """The raw text's [start, end) that normalised characters [start, end) came from."""
-        if start >= end or not self.origin:
+        if start >= end or not self.text:
             return (0, 0)
-        return self.origin[start], self.origin[end - 1] + 1
+        if self.offsets is None:
+            return start, end
+        return self.offsets[start], self.offsets[end - 1] + 1
 
 
 def normalise(raw: str) -> Normalised:
     """The matching form of `raw`, with the origin of every character."""
-    chars: list[str] = []
-    origin: list[int] = []
-    for index, char in enumerate(raw):
-        if ord(char) in _INVISIBLE or ord(char) in _ARABIC_MARKS:
-            continue
-        for folded in unicodedata.normalize("NFKC", char).casefold():
-            if ord(folded) in _INVISIBLE or ord(folded) in _ARABIC_MARKS:
-                continue
-            unified = _ARABIC_LETTERS.get(folded, folded)
-            letter = _HOMOGLYPHS.get(unified, unified)
-            if unicodedata.combining(letter):
-                continue
-            chars.append(letter)
-            origin.append(index)
-    text = "".join(chars)
-    text, origin = _rewrite(
-        text, origin, _WORD_WITH_LEET, lambda word: "".join(_LEET.get(c, c) for c in word)
-    )
-    text, origin = _rewrite(text, origin, _SPACED, lambda run: run[::2])
-    return Normalised(text, tuple(origin))
-
-
-def _rewrite(
-    text: str, origin: list[int], pattern: re.Pattern[str], change: Callable[[str], str]
-) -> tuple[str, list[int]]:
-    """Apply `change` to every match of `pattern`, keeping origins aligned."""
-    out: list[str] = []
-    out_origin: list[int] = []
-    last = 0
-    for match in pattern.finditer(text):
-        start, end = match.span()
-        out.append(text[last:start])
-        out_origin.extend(origin[last:start])
-        segment = match.group(0)
-        replaced = change(segment)
-        # The spaced-letter join keeps every other character; other changes keep lengths.
-        kept = origin[start:end] if len(replaced) == len(segment) else origin[start:end:2]
-        out.append(replaced)
-        out_origin.extend(kept)
-        last = end
-    out.append(text[last:])
-    out_origin.extend(origin[last:])
-    return "".join(out), out_origin
+    text, origin = _fold(raw, with_origin=True)
+    return Normalised(text, None if origin is None else tuple(origin))
 
 
 def matching_form(raw: str) -> str:
-    """Just the normalised text."""
-    return normalise(raw).text
+    """Just the normalised text (cheaper: no origins are kept)."""
+    return _fold(raw, with_origin=False)[0]
+
+
+def _fold(raw: str, *, with_origin: bool) -> tuple[str, list[int] | None]:
+    text = raw.translate(_TABLE)
+    origin: list[int] | None = None
+    if with_origin and (len(text) != len(raw) or not _TABLE.irregular.isdisjoint(raw)):
+        origin = [index for index, char in enumerate(raw) for _ in range(len(_TABLE[ord(char)]))]
+    if _MAYBE_LEET.search(text):
+        text, origin = _rewrite(text, origin, _WORD_WITH_LEET, _unleet, with_origin)
+    text, origin = _rewrite(text, origin, _SPACED, _unspace, with_origin)
+    return text, origin
+
+
+def _unleet(word: str) -> str:
+    return "".join(_LEET.get(c, c) for c in word)
+
+
+def _unspace(run: str) -> str:
+    return run[::2]
+
+
+def _rewrite(
+    text: str,
+    origin: list[int] | None,
+    pattern: re.Pattern[str],
+    change: Callable[[str], str],
+    with_origin: bool,
+) -> tuple[str, list[int] | None]:
+    """Apply `change` to every match of `pattern`, keeping origins aligned when asked."""
+    matches = list(pattern.finditer(text))
+    if not matches:
+        return text, origin
+    if with_origin and origin is None:
+        origin = list(range(len(text)))
+    out: list[str] = []
+    out_origin: list[int] = []
+    last = 0
+    for match in matches:
+        start, end = match.span()
+        out.append(text[last:start])
+        segment = match.group(0)
+        replaced = change(segment)
+        out.append(replaced)
+        if origin is not None:
+            out_origin.extend(origin[last:start])
+            # The spaced-letter join keeps every other character; other changes keep lengths.
+            step = 1 if len(replaced) == len(segment) else 2
+            out_origin.extend(origin[start:end:step])
+        last = end
+    out.append(text[last:])
+    if origin is not None:
+        out_origin.extend(origin[last:])
+        return "".join(out), out_origin
+    return "".join(out), None

@@ -1,0 +1,32 @@
+"""Language of a message, by Google's CLD2 (the `pycld2` package ships its model compiled in).
+
+CLD2 is fast (a few microseconds a message), covers 80+ languages in their usual scripts and
+tells Arabic from Persian and Urdu.  It needs no download and no network.  Short or mixed
+texts often come back "un" (unknown); we return None for those rather than guess.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pycld2
+
+_URLS_AND_HANDLES = re.compile(r"https?://\S+|\bt\.me/\S+|[@#][\w.]+")
+# CLD2 rejects control characters other than whitespace, and bytes that are not UTF-8.
+_CONTROL = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127], " ")
+MIN_LETTERS = 8
+
+
+def detect_language(text: str) -> str | None:
+    """ISO 639-1 code (e.g. "ar", "en", "fr") of `text`, or None when it cannot be told."""
+    words = _URLS_AND_HANDLES.sub(" ", text).translate(_CONTROL)
+    if sum(char.isalpha() for char in words[:400]) < MIN_LETTERS:
+        return None
+    try:
+        _, _, details = pycld2.detect(words.encode("utf-8", "replace"), isPlainText=True)
+    except pycld2.error:
+        return None
+    code = details[0][1]
+    if code in {"un", "xx"} or not code:
+        return None
+    return str(code)

@@ -7,7 +7,11 @@ name or raw id: `author` and actor fields already hold keyed pseudonyms when a r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from undertow.enrich.links import Link
+    from undertow.enrich.rules import RuleHit
 
 MEDIA_STORED = "stored"
 """The file was present beside the export; it is hashed and copied into the evidence store."""
@@ -124,3 +128,51 @@ class Signal:
     channel_id: str | None = None
     message_id: int | None = None
     sha256: str | None = None
+
+
+@dataclass(slots=True)
+class TextItem:
+    """A message as the text detectors see it: its text, and what enrichment found in it.
+
+    The text stage fills `language`, `links`, `hits` (indicator rule hits in the text, its
+    links and the title of the channel it was forwarded from) and `classifier` (the text
+    model's probability), plus the channel context the combined score weighs it in.
+    """
+
+    channel_id: str
+    message_id: int
+    text: str
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    forwarded_from: str | None = None
+    language: str | None = None
+    links: list[Link] = field(default_factory=list)
+    hits: list[RuleHit] = field(default_factory=list)
+    classifier: float | None = None
+    channel: ChannelContext | None = None
+
+
+@dataclass(slots=True)
+class ChannelContext:
+    """What a channel's titles, bio and other posts say, for weighing one of its messages."""
+
+    channel_id: str
+    title: str | None = None
+    description: str | None = None
+    titles: list[str] = field(default_factory=list)
+    hits: list[RuleHit] = field(default_factory=list)
+    messages: int = 0
+    marked: int = 0
+    classifier_sum: float = 0.0
+
+    @property
+    def title_weight(self) -> float:
+        """Strongest indicator in the channel's titles (now or before) or bio; 0 if none."""
+        return max((hit.rule.weight for hit in self.hits), default=0.0)
+
+    @property
+    def marked_share(self) -> float:
+        return self.marked / self.messages if self.messages else 0.0
+
+    @property
+    def classifier_mean(self) -> float:
+        return self.classifier_sum / self.messages if self.messages else 0.0

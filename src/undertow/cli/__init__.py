@@ -16,6 +16,7 @@ import typer
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeRemainingColumn,
@@ -25,14 +26,20 @@ from rich.progress import (
 from undertow import __version__
 from undertow.cli.banks import bank_app
 from undertow.cli.common import err, note, open_store_or_exit, state
-from undertow.cli.demo import print_summary, show_hash_bank
+from undertow.cli.demo import print_summary, show_hash_bank, show_text_signals
 from undertow.cli.exports import export_app
+from undertow.cli.model import model_app
+from undertow.cli.rules import rules_app
+from undertow.detect.propaganda import CombinerError
+from undertow.enrich.classifier import ModelError
 from undertow.enrich.media_hash import hash_file
+from undertow.enrich.rules import RuleError
 from undertow.ingest import FileReport, IngestError, ingest_paths
 from undertow.plugins import PluginError
 from undertow.settings import Settings, load_settings, sqlite_url
 from undertow.simulate import SimulationSummary, estimate_messages, simulate_world
 from undertow.stages.run import run_stages
+from undertow.stages.text_signals import pending_messages
 from undertow.store import Store
 from undertow.summary import summarise
 
@@ -44,6 +51,8 @@ app = typer.Typer(
 )
 app.add_typer(export_app, name="export")
 app.add_typer(bank_app, name="bank")
+app.add_typer(model_app, name="model")
+app.add_typer(rules_app, name="rules")
 
 
 def _version(value: bool) -> None:
@@ -215,13 +224,15 @@ def demo(
             _print_reports(reports)
             raise typer.Exit(1)
         print_summary(summarise(store))
-        show_hash_bank(store, settings, summary.truth_path)
+        report = show_hash_bank(store, settings, summary.truth_path)
+        show_text_signals(store, report.text)
     finally:
         store.close()
     typer.echo("\nExplore it further:")
     typer.echo(f"  undertow --db {db_url} export channels --format csv")
     typer.echo(f"  undertow --db {db_url} export messages --format jsonl --out messages.jsonl")
     typer.echo(f"  undertow --db {db_url} export signals --format jsonl")
+    typer.echo(f"  undertow --db {db_url} export links --format csv")
     typer.echo(f"  ground truth of the simulated world: {summary.truth_path}")
 
 
@@ -259,15 +270,37 @@ def run(
         settings = settings.with_overrides(pdq_dihedral=True)
     store = open_store_or_exit(settings)
     try:
-        report = run_stages(
-            store, settings, workers=workers, on_stage=lambda name: note(f"{name} ...")
-        )
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            disable=state.quiet or not err.is_terminal,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("text and link signals", total=pending_messages(store))
+            report = run_stages(
+                store,
+                settings,
+                workers=workers,
+                on_stage=lambda name: note(f"{name} ..."),
+                on_progress=lambda n: progress.advance(task, n),
+            )
+    except (RuleError, ModelError, CombinerError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
     finally:
         store.close()
-    h, m = report.hashing, report.matching
+    h, m, t = report.hashing, report.matching, report.text
     typer.echo(
         f"hashed {h.hashed} media file(s) ({h.with_pdq} with PDQ, {h.errors} decoding error(s), "
         f"{h.missing_blobs} missing blob(s)); checked {m.media_checked} media occurrence(s) and "
         f"{m.new_entries} new bank entr(ies); {m.signals} hash-bank signal(s); "
         f"{report.media_pairs} new near-identical media pair(s)"
+    )
+    found = ", ".join(f"{count} {name}" for name, count in sorted(t.signals.items())) or "none"
+    typer.echo(
+        f"analysed {t.messages} message(s) and {t.channels} channel(s): {t.links} link(s); "
+        f"text signals: {found}"
     )

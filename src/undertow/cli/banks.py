@@ -64,7 +64,7 @@ def bank_import(
     ] = "tx",
     hash_type: Annotated[
         str | None,
-        typer.Option("--type", help="Hash type for the plain format: md5, sha256 or pdq."),
+        typer.Option("--type", help="Entry type for the plain format: md5, sha256, pdq or url."),
     ] = None,
 ) -> None:
     """Import hashes from a file (one transaction: a bad line stores nothing)."""

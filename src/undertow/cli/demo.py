@@ -5,19 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
 from undertow.exchange.banks import add_files, create_bank
 from undertow.exchange.records_export import iter_signals
 from undertow.settings import Settings
-from undertow.stages.run import run_stages
-from undertow.store import Store
+from undertow.stages.run import RunReport, run_stages
+from undertow.stages.text_signals import TextReport
+from undertow.store import Store, schema
 from undertow.summary import StoreSummary
 
 
-def show_hash_bank(store: Store, settings: Settings, truth_path: Path) -> None:
-    """Bank the official outlet's own pictures, then find every re-post of them."""
+def show_hash_bank(store: Store, settings: Settings, truth_path: Path) -> RunReport:
+    """Bank the official outlet's own pictures, run every stage, and show every re-post of
+    those pictures that was found."""
     truth = orjson.loads(truth_path.read_bytes())
     outlet = next(c for c in truth["channels"] if c["role"] == "outlet")
     photos = sorted((truth_path.parent / "exports" / outlet["slug"] / "photos").glob("*"))
@@ -26,7 +29,7 @@ def show_hash_bank(store: Store, settings: Settings, truth_path: Path) -> None:
     )
     add_files(store, "demo-outlet-originals", photos)
     report = run_stages(store, settings)
-    signals = list(iter_signals(store))
+    signals = [s for s in iter_signals(store) if s["detector"] == "hashmatch"]
     channels = {s["target"]["channel_id"] for s in signals} - {outlet["channel_id"]}
     perceptual = sum(1 for s in signals if s["explanation"]["method"].startswith("pdq"))
     console = Console()
@@ -38,6 +41,45 @@ def show_hash_bank(store: Store, settings: Settings, truth_path: Path) -> None:
         f"{report.media_pairs} near-identical image pairs across channels",
         soft_wrap=True,
     )
+    return report
+
+
+def show_text_signals(store: Store, report: TextReport) -> None:
+    """Which channels the combined propaganda score ranks highest, and where links point."""
+    c, f, ml = schema.channels, schema.text_features, schema.message_links
+    with store.engine.connect() as conn:
+        ranked = conn.execute(
+            sa.select(c.c.title, sa.func.avg(f.c.propaganda).label("score"), sa.func.count())
+            .join(c, c.c.channel_id == f.c.channel_id)
+            .group_by(c.c.channel_id, c.c.title)
+            .order_by(sa.desc("score"))
+        ).all()
+        platforms = conn.execute(
+            sa.select(ml.c.platform, sa.func.count())
+            .where(ml.c.platform != "web")
+            .group_by(ml.c.platform)
+            .order_by(sa.desc(sa.func.count()))
+        ).all()
+    console = Console()
+    found = ", ".join(f"{n} {name}" for name, n in sorted(report.signals.items()))
+    console.print(
+        f"[bold]text:[/bold] {report.messages} messages analysed, {report.links} links "
+        f"classified; signals: {found}",
+        soft_wrap=True,
+    )
+    table = Table(title="Channels by mean propaganda score (top 8, bottom 4)")
+    table.add_column("channel")
+    table.add_column("mean score", justify="right")
+    table.add_column("messages", justify="right")
+    for title, score, count in [*ranked[:8], *ranked[-4:]]:
+        table.add_row(title or "?", f"{score:.2f}", str(count))
+    console.print(table)
+    if platforms:
+        console.print(
+            "[bold]links off the open web:[/bold] "
+            + ", ".join(f"{name} ({n})" for name, n in platforms),
+            soft_wrap=True,
+        )
 
 
 def print_summary(summary: StoreSummary) -> None:

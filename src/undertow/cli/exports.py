@@ -1,4 +1,4 @@
-"""`undertow export channels|messages|signals`: records as JSON Lines or CSV."""
+"""`undertow export channels|messages|signals|links`: records as JSON Lines or CSV."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from undertow.cli.common import FormatOption, OutOption, err, open_store_or_exit
 from undertow.exchange.records_export import (
     CHANNEL_FIELDS,
     FORMATS,
+    LINK_FIELDS,
     MESSAGE_FIELDS,
     SIGNAL_FIELDS,
     iter_channels,
+    iter_links,
     iter_messages,
     iter_signals,
     write_rows,
@@ -32,6 +34,7 @@ def _export(kind: str, fmt: str, out: Path | None) -> None:
             "channels": (iter_channels, CHANNEL_FIELDS),
             "messages": (iter_messages, MESSAGE_FIELDS),
             "signals": (iter_signals, SIGNAL_FIELDS),
+            "links": (iter_links, LINK_FIELDS),
         }[kind]
         rows = reader(store)
         if out is None:
@@ -61,3 +64,9 @@ def export_messages(fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
 def export_signals(fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
     """Detector findings: target, detector, score (0-1), category and explanation."""
     _export("signals", fmt, out)
+
+
+@export_app.command("links")
+def export_links(fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
+    """Every link, invite and handle in messages: normalised URL, platform and kind."""
+    _export("links", fmt, out)

@@ -1,9 +1,10 @@
-"""Hash banks: named lists of MD5, SHA-256, PDQ and vPDQ hashes, imported from and exported to the
-formats partners actually use.
+"""Hash banks: named lists of MD5, SHA-256, PDQ and vPDQ hashes and of URLs (as Tech Against
+Terrorism alerts platforms with), imported from and exported to the formats partners use.
 
 Formats:
 - `tx`: python-threatexchange's local-file exchange format, one `<signal type> <signal>` per
-  line (`pdq <64 hex>`, `video_md5 <32 hex>`, also `md5`/`sha256`), as its `tx` CLI reads it.
+  line (`pdq <64 hex>`, `video_md5 <32 hex>`, `url <url>`, also `md5`/`sha256`), as its `tx`
+  CLI reads it.
 - `plain`: one hash per line; the hash type is given by the caller.
 - `csv`: a header with `type,hash,category,note` (category and note optional).
 Every import is one transaction: a bad line names the file and line and stores nothing.
@@ -22,12 +23,15 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 
+from undertow.enrich.links import normalize_url
 from undertow.enrich.media_hash import hash_file
 from undertow.store import Store, schema
 from undertow.store.bulk import BulkStatement, dialect_insert
 
-HASH_TYPES = {"md5": 32, "sha256": 64, "pdq": 64, "vpdq": 0}
-"""Hash types and their hex lengths; a vPDQ value is a list of frames (see `parse_vpdq`)."""
+HASH_TYPES = {"md5": 32, "sha256": 64, "pdq": 64, "vpdq": 0, "url": 0}
+"""Hash types and their hex lengths; a vPDQ value is a list of frames (see `parse_vpdq`), a URL
+is stored normalised (`enrich.links.normalize_url`) so that it matches however it was written."""
+MAX_URL_CHARS = 2048
 FORMATS = ("tx", "plain", "csv")
 # python-threatexchange signal type names -> ours (pytx only has an MD5 type for video).
 TX_TO_TYPE = {
@@ -37,8 +41,9 @@ TX_TO_TYPE = {
     "photo_md5": "md5",
     "sha256": "sha256",
     "vpdq": "vpdq",
+    "url": "url",
 }
-TYPE_TO_TX = {"pdq": "pdq", "md5": "video_md5", "sha256": "sha256", "vpdq": "vpdq"}
+TYPE_TO_TX = {"pdq": "pdq", "md5": "video_md5", "sha256": "sha256", "vpdq": "vpdq", "url": "url"}
 MAX_VPDQ_FRAMES = 100_000
 _HEX = re.compile(r"[0-9a-f]+")
 _BATCH = 5000
@@ -67,12 +72,24 @@ def validate(hash_type: str, value: str, where: str) -> BankEntry:
         )
     if kind == "vpdq":
         return BankEntry(kind, " ".join(f"{h},{q},{t:g}" for h, q, t in parse_vpdq(value, where)))
+    if kind == "url":
+        return BankEntry(kind, _bank_url(value, where))
     digest = value.strip().lower()
     if len(digest) != HASH_TYPES[kind] or not _HEX.fullmatch(digest):
         raise BankError(
             f"{where}: not a {kind} hash ({HASH_TYPES[kind]} hex digits): {value[:80]!r}"
         )
     return BankEntry(kind, digest)
+
+
+def _bank_url(value: str, where: str) -> str:
+    url = value.strip()
+    if not url or len(url) > MAX_URL_CHARS or any(c.isspace() for c in url):
+        raise BankError(f"{where}: not a URL (empty, spaces, or over {MAX_URL_CHARS} chars)")
+    normalized = normalize_url(url)
+    if "." not in normalized.partition("//")[2].partition("/")[0]:
+        raise BankError(f"{where}: not a URL with a host name: {value[:80]!r}")
+    return normalized
 
 
 def parse_vpdq(value: str, where: str) -> list[tuple[str, int, float]]:
@@ -119,7 +136,7 @@ def read_entries(path: Path, fmt: str, *, hash_type: str | None = None) -> Itera
     if fmt not in FORMATS:
         raise BankError(f"unknown bank format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt == "plain" and hash_type is None:
-        raise BankError("the plain format needs the hash type (--type md5|sha256|pdq)")
+        raise BankError("the plain format needs the hash type (--type md5|sha256|pdq|url)")
     try:
         with path.open(encoding="utf-8", newline="") as handle:
             if fmt == "csv":

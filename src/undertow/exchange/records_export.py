@@ -240,3 +240,37 @@ def iter_signals(store: Store, *, page: int = 5000) -> Iterator[dict[str, Any]]:
                     "explanation": row.explanation,
                     "created_at": iso(row.created_at),
                 }
+
+
+LINK_FIELDS = (
+    "channel_id",
+    "message_id",
+    "date",
+    "url",
+    "normalized_url",
+    "platform",
+    "kind",
+    "target",
+    "source",
+)
+
+
+def iter_links(store: Store, *, page: int = 5000) -> Iterator[dict[str, Any]]:
+    """Every classified link (filled by `undertow run`), in message storage order."""
+    l = schema.message_links  # noqa: E741
+    with store.engine.connect() as conn:
+        for rows in pages(conn, schema.messages, page):
+            found = _children(conn, l, rows[0].id, rows[-1].id, l.c.position)
+            for row in rows:
+                for link in found.get((row.channel_id, row.message_id), []):
+                    yield {
+                        "channel_id": link.channel_id,
+                        "message_id": link.message_id,
+                        "date": iso(row.date),
+                        "url": link.url,
+                        "normalized_url": link.normalized_url,
+                        "platform": link.platform,
+                        "kind": link.kind,
+                        "target": link.target,
+                        "source": link.source,
+                    }

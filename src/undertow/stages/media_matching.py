@@ -10,21 +10,20 @@ entries instead of being rebuilt.  Near-identical media pairs within the collect
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 
 from undertow.detect.hashmatch import BankEntryInfo, BankSnapshot, HashMatchDetector
 from undertow.detect.pdq_index import PDQIndex, codes_from_hex
-from undertow.records import MediaItem, Signal
+from undertow.records import MediaItem
 from undertow.settings import Settings
+from undertow.stages.signals import write_signals
 from undertow.stages.watermarks import get_watermark, set_watermark
 from undertow.store import Store, schema
-from undertow.store.bulk import BulkStatement, dialect_insert, json_text
+from undertow.store.bulk import dialect_insert
 
 MEDIA_STAGE = "hashmatch.media"
 ENTRY_STAGE = "hashmatch.entries"
@@ -155,40 +154,6 @@ def _frames(stored: str | None) -> list[tuple[str, int]] | None:
         digest, quality, _seconds = item.split(",")
         frames.append((digest, int(quality)))
     return frames
-
-
-def write_signals(conn: sa.Connection, signals: list[Signal]) -> None:
-    if not signals:
-        return
-    columns = ("detector", "detector_version", "key", "target_kind", "channel_id", "message_id",
-               "sha256", "score", "category", "explanation", "created_at")  # fmt: skip
-
-    def statement() -> Any:
-        insert = dialect_insert(conn.dialect.name, schema.signals)
-        keep = ("detector_version", "score", "category", "explanation")
-        return insert.on_conflict_do_update(
-            index_elements=["detector", "key"], set_={k: insert.excluded[k] for k in keep}
-        )
-
-    now = int(time.time())
-    BulkStatement(conn, "signals", statement, columns).run(
-        [
-            (
-                s.detector,
-                s.version,
-                s.key,
-                s.target_kind,
-                s.channel_id,
-                s.message_id,
-                s.sha256,
-                s.score,
-                s.category,
-                json_text(s.explanation),
-                now,
-            )
-            for s in signals
-        ]
-    )
 
 
 def match_banks(store: Store, settings: Settings) -> MatchingReport:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from undertow.settings import Settings
 from undertow.stages.media_hashing import HashingReport, hash_stored_media
 from undertow.stages.media_matching import MatchingReport, match_banks, match_collected_media
+from undertow.stages.text_signals import TextReport, analyse_text
 from undertow.store import Store
 
 
@@ -16,6 +17,7 @@ class RunReport:
     hashing: HashingReport = field(default_factory=HashingReport)
     matching: MatchingReport = field(default_factory=MatchingReport)
     media_pairs: int = 0
+    text: TextReport = field(default_factory=TextReport)
 
 
 def run_stages(
@@ -24,6 +26,7 @@ def run_stages(
     *,
     on_stage: Callable[[str], None] | None = None,
     workers: int | None = None,
+    on_progress: Callable[[int], None] | None = None,
 ) -> RunReport:
     report = RunReport()
 
@@ -37,4 +40,6 @@ def run_stages(
     report.matching = match_banks(store, settings)
     say("finding near-identical media across channels")
     report.media_pairs = match_collected_media(store, settings)
+    say("text and link signals")
+    report.text = analyse_text(store, settings, progress=on_progress)
     return report

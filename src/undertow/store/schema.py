@@ -244,3 +244,45 @@ media_matches = sa.Table(
     sqlite_with_rowid=False,
 )
 sa.Index("ix_media_matches_b", media_matches.c.sha256_b)
+
+# -- text and link signals (text issue) ----------------------------------------------------
+
+message_links = sa.Table(
+    "message_links",
+    metadata,
+    sa.Column("channel_id", sa.String(200), primary_key=True),
+    sa.Column("message_id", sa.BigInteger, primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("normalized_url", sa.Text, nullable=False),
+    sa.Column("platform", sa.String(40), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("target", sa.Text),
+    sa.Column("source", sa.String(20), nullable=False),
+    sqlite_with_rowid=False,
+)
+sa.Index("ix_message_links_normalized_url", message_links.c.normalized_url)
+sa.Index("ix_message_links_platform", message_links.c.platform, message_links.c.kind)
+
+text_features = sa.Table(
+    "text_features",
+    metadata,
+    sa.Column("channel_id", sa.String(200), primary_key=True),
+    sa.Column("message_id", sa.BigInteger, primary_key=True),
+    sa.Column("language", sa.String(12)),
+    sa.Column("classifier", sa.Float),
+    sa.Column("indicator_weight", sa.Float, nullable=False),
+    sa.Column("propaganda", sa.Float, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+channel_text_stats = sa.Table(
+    "channel_text_stats",
+    metadata,
+    sa.Column("channel_id", sa.String(200), primary_key=True),
+    sa.Column("messages", sa.BigInteger, nullable=False),
+    sa.Column("marked", sa.BigInteger, nullable=False),
+    sa.Column("classifier_sum", sa.Float, nullable=False),
+    sa.Column("title_weight", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)

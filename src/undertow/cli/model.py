@@ -1,0 +1,464 @@
+"""`undertow model train|evaluate|info`: train the propaganda text classifier on labelled
+CSV or JSON Lines files, measure it, and show what a saved model is."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import numpy as np
+import typer
+
+from undertow.cli.common import err, note
+from undertow.enrich.classifier import (
+    ALL_NEGATIVES,
+    FeatureParams,
+    ModelError,
+    TextModel,
+    binary_metrics,
+    cross_validate,
+    data_digest,
+    default_model,
+    train,
+)
+
+model_app = typer.Typer(
+    help="The propaganda text classifier: train it on your own data, evaluate it, inspect it.",
+    no_args_is_help=True,
+)
+
+MAX_LINE_BYTES = 16 * 1024 * 1024
+TRUE_LABELS = frozenset({"1", "true", "yes", "y", "t"})
+FALSE_LABELS = frozenset({"0", "false", "no", "n", "f"})
+
+
+# --- reading labelled data ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """Which columns (CSV) or keys (JSON Lines) hold what, and which label values mean what."""
+
+    text: str = "text"
+    label: str = "label"
+    group: str | None = None
+    subset: str | None = None
+    positive: tuple[str, ...] = ()
+    """Label values meaning positive; empty: 1/true/yes."""
+    negative: tuple[str, ...] = ()
+    """Label values meaning negative; empty: 0/false/no, or everything else when `positive`
+    is given."""
+
+    def parse_label(self, value: object) -> bool:
+        text = str(value).strip() if not isinstance(value, bool) else str(value).lower()
+        if self.positive:
+            if text in self.positive:
+                return True
+            if not self.negative or text in self.negative:
+                return False
+        elif self.negative:
+            return text not in self.negative
+        elif text.lower() in TRUE_LABELS:
+            return True
+        elif text.lower() in FALSE_LABELS:
+            return False
+        wanted = self.positive + self.negative or ("1", "0", "true", "false", "yes", "no")
+        raise ValueError(f"label {text[:40]!r} is not one of {', '.join(wanted)}")
+
+
+@dataclass(slots=True)
+class LabelledData:
+    texts: list[str] = field(default_factory=list)
+    labels: list[bool] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    subsets: list[str] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)
+
+    def source(self) -> dict[str, Any]:
+        return {"files": self.files}
+
+
+def read_labelled(paths: Sequence[Path], columns: Columns) -> LabelledData:
+    """Rows of every file, in order; `ModelError` naming the file and line of a bad one."""
+    data = LabelledData()
+    for path in paths:
+        suffix = path.suffix.lower()
+        if suffix not in {".csv", ".jsonl", ".ndjson"}:
+            raise ModelError(f"{path}: unknown file type {suffix!r}; use .csv or .jsonl")
+        before = len(data.texts)
+        digest = hashlib.sha256()
+        try:
+            with path.open("rb") as handle:
+                lines = _lines(path, handle, digest)
+                records = _csv_records(path, lines) if suffix == ".csv" else _json_records(lines)
+                for line, record in records:
+                    _add(data, record, columns, f"{path}:{line}")
+        except OSError as exc:
+            raise ModelError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        rows = len(data.texts) - before
+        if rows == 0:
+            raise ModelError(f"{path}: no rows")
+        data.files.append({"path": path.name, "sha256": digest.hexdigest(), "rows": rows})
+    return data
+
+
+def _lines(path: Path, handle: Any, digest: Any) -> Iterator[tuple[int, str]]:
+    """(line number, decoded line); every line is checked for UTF-8 and length on its own."""
+    number = 0
+    while raw := handle.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        digest.update(raw)
+        if len(raw) > MAX_LINE_BYTES:
+            raise ModelError(f"{path}:{number}: line longer than {MAX_LINE_BYTES} bytes")
+        try:
+            yield number, raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ModelError(
+                f"{path}:{number}: not UTF-8 (byte {exc.start + 1} of the line)"
+            ) from exc
+
+
+def _csv_records(path: Path, lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, Any]]:
+    numbers: list[int] = []
+
+    def text_lines() -> Iterator[str]:
+        for number, line in lines:
+            numbers.append(number)
+            yield line.removeprefix("\ufeff") if number == 1 else line
+
+    reader = csv.reader(text_lines(), strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise ModelError(f"{path}: empty file")
+        for row in reader:
+            if not row:
+                continue
+            line = numbers[-1] if numbers else 0
+            if len(row) != len(header):
+                raise ModelError(
+                    f"{path}:{line}: {len(row)} field(s) where the header has {len(header)} "
+                    "(truncated or malformed row)"
+                )
+            yield line, dict(zip(header, row, strict=True))
+    except csv.Error as exc:
+        line = numbers[-1] if numbers else 0
+        raise ModelError(f"{path}:{line}: malformed CSV: {exc}") from exc
+
+
+def _json_records(lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, Any]]:
+    for number, line in lines:
+        if line.strip():
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, ValueError(f"not a JSON object ({exc.msg}; truncated line?)")
+
+
+def _add(data: LabelledData, record: Any, columns: Columns, where: str) -> None:
+    if isinstance(record, ValueError):
+        raise ModelError(f"{where}: {record}")
+    if not isinstance(record, dict):
+        raise ModelError(f"{where}: not a JSON object")
+    wanted = [columns.text, columns.label, columns.group, columns.subset]
+    for name in filter(None, wanted):
+        if name not in record:
+            known = ", ".join(map(str, list(record)[:20]))
+            raise ModelError(f"{where}: no column {name!r} (columns: {known})")
+    text = record[columns.text]
+    if not isinstance(text, str):
+        raise ModelError(f"{where}: {columns.text!r} is not a string")
+    try:
+        label = columns.parse_label(record[columns.label])
+    except ValueError as exc:
+        raise ModelError(f"{where}: {exc}") from None
+    data.texts.append(text)
+    data.labels.append(label)
+    if columns.group:
+        data.groups.append(str(record[columns.group]))
+    if columns.subset:
+        data.subsets.append(str(record[columns.subset]))
+
+
+# --- options shared by train and evaluate ---------------------------------------------------
+
+DataArg = Annotated[list[Path], typer.Argument(help="Labelled .csv or .jsonl files.")]
+TextColumn = Annotated[str, typer.Option(help="Column (or JSON key) holding the text.")]
+LabelColumn = Annotated[str, typer.Option(help="Column holding the label.")]
+GroupColumn = Annotated[
+    str | None,
+    typer.Option(help="Column naming each row's group (author, event, article): no group is "
+                 "split across folds."),
+]  # fmt: skip
+SubsetColumn = Annotated[
+    str | None,
+    typer.Option(help="Column naming each row's subset (e.g. a hard-negative source): false-"
+                 "positive rates are reported per subset."),
+]  # fmt: skip
+PositiveOption = Annotated[
+    list[str] | None, typer.Option("--positive", help="Label value meaning positive (repeat).")
+]
+NegativeOption = Annotated[
+    list[str] | None, typer.Option("--negative", help="Label value meaning negative (repeat).")
+]
+SubsetWeightOption = Annotated[
+    list[str] | None,
+    typer.Option("--subset-weight", help="NAME=WEIGHT: weigh a subset's rows more (repeat)."),
+]
+MaxFprOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--max-fpr",
+        help="[SUBSET=]RATE: choose the lowest threshold whose out-of-fold false-positive rate "
+        "stays within RATE (on that subset's negatives, or all); default: best F1.",
+    ),
+]
+CharOption = Annotated[str, typer.Option(help="Character n-gram sizes, MIN-MAX.")]
+WordOption = Annotated[int, typer.Option(help="Word n-grams up to this size (0: none).")]
+BitsOption = Annotated[int, typer.Option(help="Hash the n-grams into 2^BITS features.")]
+COption = Annotated[float, typer.Option("--c", help="Inverse regularisation strength.")]
+SeedOption = Annotated[int, typer.Option(help="Seed of the fold assignment.")]
+
+
+def _columns(
+    text: str,
+    label: str,
+    group: str | None,
+    subset: str | None,
+    positive: list[str] | None,
+    negative: list[str] | None,
+) -> Columns:
+    return Columns(text, label, group, subset, tuple(positive or ()), tuple(negative or ()))
+
+
+def _pairs(
+    values: list[str] | None, option: str, default_key: str | None = None
+) -> dict[str, float]:
+    result: dict[str, float] = {}
+    for value in values or []:
+        name, sep, number = value.rpartition("=")
+        if not sep:
+            name = default_key or ""
+        try:
+            result[name] = float(number)
+        except ValueError:
+            _fail(f"{option} {value!r}: expected NAME=NUMBER")
+        if not name:
+            _fail(f"{option} {value!r}: expected NAME=NUMBER")
+    return result
+
+
+def _train_options(
+    char_ngrams: str,
+    word_ngrams: int,
+    bits: int,
+    c: float,
+    seed: int,
+    subset_weight: list[str] | None,
+    max_fpr: list[str] | None,
+    columns: Columns,
+) -> dict[str, Any]:
+    low, _, high = char_ngrams.partition("-")
+    try:
+        params = FeatureParams(
+            char_min=int(low), char_max=int(high or low), word_max=word_ngrams, bits=bits
+        )
+    except ValueError:
+        _fail(f"--char-ngrams {char_ngrams!r}: expected MIN-MAX, e.g. 2-5")
+    except ModelError as exc:
+        _fail(str(exc))
+    labels = (
+        columns.negative[0] if columns.negative else "other",
+        columns.positive[0] if columns.positive else "propaganda",
+    )
+    return {
+        "params": params,
+        "c": c,
+        "seed": seed,
+        "labels": labels,
+        "subset_weights": _pairs(subset_weight, "--subset-weight"),
+        "max_fpr": _pairs(max_fpr, "--max-fpr", ALL_NEGATIVES),
+    }
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+def _read(paths: list[Path], columns: Columns) -> LabelledData:
+    try:
+        return read_labelled(paths, columns)
+    except ModelError as exc:
+        _fail(str(exc))
+
+
+# --- commands -----------------------------------------------------------------------------
+
+
+@model_app.command("train")
+def model_train(
+    data: DataArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the model file.")],
+    text_column: TextColumn = "text",
+    label_column: LabelColumn = "label",
+    group_column: GroupColumn = None,
+    subset_column: SubsetColumn = None,
+    positive: PositiveOption = None,
+    negative: NegativeOption = None,
+    subset_weight: SubsetWeightOption = None,
+    max_fpr: MaxFprOption = None,
+    char_ngrams: CharOption = "2-5",
+    word_ngrams: WordOption = 2,
+    bits: BitsOption = 20,
+    c: COption = 4.0,
+    folds: Annotated[
+        int, typer.Option(help="Grouped folds for calibration and the threshold.")
+    ] = 5,
+    seed: SeedOption = 0,
+) -> None:
+    """Train a model on labelled data and save it (a zip of JSON and .npy; docs/model.md)."""
+    columns = _columns(text_column, label_column, group_column, subset_column, positive, negative)
+    options = _train_options(
+        char_ngrams, word_ngrams, bits, c, seed, subset_weight, max_fpr, columns
+    )
+    rows = _read(data, columns)
+    note(f"training on {len(rows.texts)} row(s), {sum(rows.labels)} positive ...")
+    try:
+        model = train(
+            rows.texts,
+            rows.labels,
+            groups=rows.groups or None,
+            subsets=rows.subsets or None,
+            source=rows.source(),
+            calibration_folds=folds,
+            **options,
+        )
+        model.save(out)
+    except ModelError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{out}: cannot write: {exc.strerror or exc}")
+    metrics = model.metadata["metrics"]
+    typer.echo(f"wrote {out}")
+    typer.echo(f"threshold {model.threshold:.4f} ({model.metadata['threshold']['rule']})")
+    typer.echo(f"out-of-fold: {_summary(metrics)}")
+
+
+@model_app.command("evaluate")
+def model_evaluate(
+    data: DataArg,
+    model_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            help="Evaluate this saved model; without it, cross-validate training on the data.",
+        ),
+    ] = None,
+    text_column: TextColumn = "text",
+    label_column: LabelColumn = "label",
+    group_column: GroupColumn = None,
+    subset_column: SubsetColumn = None,
+    positive: PositiveOption = None,
+    negative: NegativeOption = None,
+    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    threshold: Annotated[
+        float | None, typer.Option(help="Decision threshold instead of the model's own.")
+    ] = None,
+    subset_weight: SubsetWeightOption = None,
+    max_fpr: MaxFprOption = None,
+    char_ngrams: CharOption = "2-5",
+    word_ngrams: WordOption = 2,
+    bits: BitsOption = 20,
+    c: COption = 4.0,
+    seed: SeedOption = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Precision, recall, F1, ROC AUC and false-positive rates: of a saved model on labelled
+    data, or of grouped cross-validation (no group in both training and test folds)."""
+    columns = _columns(text_column, label_column, group_column, subset_column, positive, negative)
+    options = _train_options(
+        char_ngrams, word_ngrams, bits, c, seed, subset_weight, max_fpr, columns
+    )
+    rows = _read(data, columns)
+    y = np.asarray(rows.labels, dtype=bool)
+    subsets = np.asarray(rows.subsets, dtype=str) if rows.subsets else None
+    report: dict[str, Any] = {"rows": len(y), "sha256": data_digest(rows.texts, y)}
+    try:
+        if model_path is not None:
+            model = TextModel.load(model_path)
+            cut = model.threshold if threshold is None else threshold
+            probabilities = model.predict_proba(rows.texts)
+            report |= {"model": str(model_path), "threshold": cut}
+            report["metrics"] = binary_metrics(y, probabilities, cut, subsets)
+        else:
+            result = cross_validate(
+                rows.texts,
+                y,
+                groups=rows.groups or None,
+                subsets=rows.subsets or None,
+                folds=folds,
+                on_fold=lambda n: note(f"fold {n + 1}/{folds} done"),
+                **options,
+            )
+            report |= {"folds": result.per_fold, "metrics": result.pooled}
+    except ModelError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    for number, metrics in enumerate(report.get("folds", []), start=1):
+        typer.echo(f"fold {number}: {_summary(metrics)}")
+    label = "pooled" if "folds" in report else f"at threshold {report['threshold']:.4f}"
+    typer.echo(f"{label}: {_summary(report['metrics'])}")
+    for name, rate in report["metrics"].get("fpr_by_subset", {}).items():
+        typer.echo(f"  false-positive rate on {name}: {rate:.4f}")
+
+
+@model_app.command("info")
+def model_info(
+    path: Annotated[
+        Path | None, typer.Argument(help="Model file (default: the model shipped with Undertow).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print model.json as it is.")] = False,
+) -> None:
+    """What a model is: format version, when and on what it was trained, threshold, metrics."""
+    try:
+        model = default_model() if path is None else TextModel.load(path)
+    except ModelError as exc:
+        _fail(str(exc))
+    meta = model.metadata
+    if as_json:
+        typer.echo(json.dumps(meta, indent=2, sort_keys=True))
+        return
+    data = meta.get("training_data", {})
+    features = meta.get("features", {})
+    lines = [
+        ("model", str(path) if path else "built-in default"),
+        ("format", f"{meta['format']} version {meta['format_version']}"),
+        ("created", meta.get("created", "?")),
+        ("labels", " / ".join(model.labels)),
+        ("training data", f"{data.get('rows', '?')} rows ({data.get('positives', '?')} "
+                          f"positive), sha256 {data.get('sha256', '?')}"),
+        ("description", data.get("description", "")),
+        ("features", f"characters {features.get('char_min')}-{features.get('char_max')}, "
+                     f"words 1-{features.get('word_max')}, 2^{features.get('bits')} hashed, "
+                     f"{features.get('normalisation')}"),
+        ("threshold", f"{model.threshold:.4f} ({meta['threshold'].get('rule', '')})"),
+        ("metrics", _summary(meta.get("metrics", {}))),
+    ]  # fmt: skip
+    for name, value in lines:
+        if value:
+            typer.echo(f"{name + ':':15}{value}")
+    for name, rate in meta.get("metrics", {}).get("fpr_by_subset", {}).items():
+        typer.echo(f"{'':15}false-positive rate on {name}: {rate}")
+
+
+def _summary(metrics: dict[str, Any]) -> str:
+    names = ("precision", "recall", "f1", "roc_auc", "fpr")
+    return "  ".join(f"{name} {metrics[name]}" for name in names if name in metrics)

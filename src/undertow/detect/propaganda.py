@@ -1,0 +1,172 @@
+"""Detector `propaganda`: one calibrated probability per message, weighing words in context.
+
+Reporting *about* the Islamic State (news, research, counter-extremism) names the same outlets
+and hashtags its supporters use.  So a name alone decides little; the score combines
+
+- the text classifier's probability for the message (`TextItem.classifier`),
+- the indicator rules it matches, by where: text, hashtag, a link, or the title of the
+  channel it was forwarded from (forwarding the outlet is what mirrors do),
+- its channel: indicators in the channel's titles (now or before) and bio, the share of the
+  channel's posts that carry indicators, and the classifier's mean over the channel's posts,
+
+in a logistic model whose weights are data (`data/propaganda.json`, fitted by
+`scripts/fit_propaganda.py`), so the output is a probability, not an arbitrary scale.  A
+quoting news channel has a low classifier mean and no marked title, which pulls its messages
+down; the outlet's own channel pulls them up.  Scores at or above the floor (a setting)
+become signals; the stage keeps every score in `text_features`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from undertow.records import Signal, TextItem
+from undertow.settings import Settings
+
+FEATURES = (
+    "classifier",
+    "text_indicator",
+    "hashtag_indicator",
+    "distinct_rules",
+    "forward_indicator",
+    "link_indicator",
+    "channel_title",
+    "channel_marked",
+    "channel_classifier",
+)
+COMBINER_FORMAT = "undertow-propaganda-combiner"
+
+
+class CombinerError(ValueError):
+    pass
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
+
+
+def features(item: TextItem) -> list[float]:
+    """The combiner's inputs for one enriched message, in `FEATURES` order."""
+    best = {"text": 0.0, "hashtag": 0.0, "forward": 0.0, "url": 0.0}
+    for hit in item.hits:
+        scope = hit.scope if hit.field != "forwarded_from" else "forward"
+        if scope in best and hit.rule.weight > best[scope]:
+            best[scope] = hit.rule.weight
+    rules = len({hit.rule.id for hit in item.hits if hit.field != "forwarded_from"})
+    channel = item.channel
+    return [
+        _logit(item.classifier if item.classifier is not None else 0.5),
+        max(best["text"], best["hashtag"]),
+        best["hashtag"],
+        min(rules, 3) / 3,
+        best["forward"],
+        best["url"],
+        channel.title_weight if channel else 0.0,
+        channel.marked_share if channel else 0.0,
+        _logit(channel.classifier_mean) if channel and channel.messages else 0.0,
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Combiner:
+    """Logistic weights over `FEATURES`, loaded from a JSON file."""
+
+    weights: tuple[float, ...]
+    bias: float
+    meta: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Combiner:
+        where = str(path) if path else "undertow/data/propaganda.json"
+        try:
+            text = (
+                path.read_text("utf-8")
+                if path
+                else resources.files("undertow").joinpath("data/propaganda.json").read_text("utf-8")
+            )
+            data = json.loads(text)
+        except (OSError, ValueError) as exc:
+            raise CombinerError(f"{where}: cannot read the combiner: {exc}") from exc
+        if not isinstance(data, dict) or data.get("format") != COMBINER_FORMAT:
+            raise CombinerError(f"{where}: not a {COMBINER_FORMAT} file")
+        if data.get("version") != 1:
+            raise CombinerError(f"{where}: unsupported version {data.get('version')!r}")
+        if data.get("features") != list(FEATURES):
+            raise CombinerError(f"{where}: its features differ from {', '.join(FEATURES)}")
+        weights = data.get("weights")
+        if not isinstance(weights, list) or len(weights) != len(FEATURES):
+            raise CombinerError(f"{where}: 'weights' must list {len(FEATURES)} numbers")
+        return cls(tuple(float(w) for w in weights), float(data["bias"]), data)
+
+    def contributions(self, values: Sequence[float]) -> list[float]:
+        return [w * v for w, v in zip(self.weights, values, strict=True)]
+
+    def probability(self, values: Sequence[float]) -> float:
+        z = self.bias + sum(self.contributions(values))
+        return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
+
+
+@cache
+def default_combiner() -> Combiner:
+    return Combiner.load()
+
+
+class PropagandaDetector:
+    name = "propaganda"
+    version = "1"
+    inputs = "text"
+
+    def __init__(self, combiner: Combiner | None = None, *, floor: float = 0.2) -> None:
+        self.combiner = combiner if combiner is not None else default_combiner()
+        self.floor = floor
+        fitted = self.combiner.meta.get("fitted_at", "")
+        self.version = f"1+{fitted}" if fitted else "1"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PropagandaDetector:
+        return cls(floor=settings.propaganda_floor)
+
+    def scores(self, batch: Sequence[TextItem]) -> list[float]:
+        """The combined probability of every message in `batch`."""
+        return [self.combiner.probability(features(item)) for item in batch]
+
+    def detect(self, batch: Sequence[Any]) -> list[Signal]:
+        items = [item for item in batch if isinstance(item, TextItem)]
+        return [
+            self.signal(item, score)
+            for item, score in zip(items, self.scores(items), strict=True)
+            if score >= self.floor
+        ]
+
+    def signal(self, item: TextItem, score: float) -> Signal:
+        values = features(item)
+        parts = sorted(
+            zip(FEATURES, self.combiner.contributions(values), strict=True),
+            key=lambda pair: -abs(pair[1]),
+        )
+        categories = [hit.rule.category for hit in item.hits]
+        return Signal(
+            detector=self.name,
+            version=self.version,
+            key=f"{item.channel_id}:{item.message_id}",
+            target_kind="message",
+            score=round(score, 4),
+            category=max(set(categories), key=categories.count) if categories else None,
+            channel_id=item.channel_id,
+            message_id=item.message_id,
+            explanation={
+                "probability": round(score, 4),
+                "classifier": None if item.classifier is None else round(item.classifier, 4),
+                "indicators": sorted({hit.rule.id for hit in item.hits}),
+                "language": item.language,
+                "contributions": {name: round(value, 3) for name, value in parts if value},
+            },
+        )

@@ -1,0 +1,375 @@
+"""Stage: text and link signals for every message not analysed yet, and for changed channels.
+
+For each batch of new messages (by `messages.id`, watermark `text.messages`) it enriches the
+text (language, links with their platform, indicator rule hits, the classifier's
+probability), weighs each message in its channel's context, and writes in one transaction:
+classified links (`message_links`), per-message features and the combined score
+(`text_features`), the channel's running text statistics (`channel_text_stats`) and the
+signals of the `indicators`, `urlbank` and `propaganda` detectors.  Channels whose title or
+bio changed since the last run (watermark `text.channels` on `channels.updated_at`) get
+channel-level indicator signals.
+
+A message is scored with its channel's statistics as they stand after its own batch; earlier
+messages keep their score when later posts change the channel's picture (the channel-level
+signals and the network analysis see the whole channel).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import sqlalchemy as sa
+
+from undertow.detect.base import Detector
+from undertow.detect.indicators import IndicatorDetector
+from undertow.detect.propaganda import PropagandaDetector
+from undertow.detect.urlbank import UrlBankDetector, UrlEntry
+from undertow.enrich.classifier import TextModel, default_model
+from undertow.enrich.language import detect_language
+from undertow.enrich.links import extract_links
+from undertow.enrich.rules import RuleSet, load_rules
+from undertow.plugins import load_detectors
+from undertow.records import ChannelContext, Signal, TextItem
+from undertow.settings import Settings
+from undertow.stages.signals import write_signals
+from undertow.stages.watermarks import get_watermark, set_watermark
+from undertow.store import Store, schema
+from undertow.store.bulk import BulkStatement, dialect_insert
+
+BUILT_IN = ("indicators", "urlbank", "propaganda")
+MESSAGE_STAGE = "text.messages"
+CHANNEL_STAGE = "text.channels"
+
+
+@dataclass
+class TextReport:
+    messages: int = 0
+    links: int = 0
+    channels: int = 0
+    signals: dict[str, int] = field(default_factory=dict)
+
+
+class TextAnalyser:
+    """Enrichment and the text detectors, without I/O: the stage, the benchmark and the
+    combiner's fitting script all run messages through this one object."""
+
+    def __init__(
+        self,
+        rules: RuleSet,
+        model: TextModel | None,
+        *,
+        url_entries: dict[str, list[UrlEntry]] | None = None,
+        floor: float = 0.2,
+        extra: Sequence[Detector] = (),
+    ) -> None:
+        self.rules = rules
+        self.model = model
+        self.indicators = IndicatorDetector(rules)
+        self.urlbank = UrlBankDetector(url_entries or {})
+        self.propaganda = PropagandaDetector(floor=floor)
+        self.extra = list(extra)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, url_entries: dict[str, list[UrlEntry]] | None = None
+    ) -> TextAnalyser:
+        model = TextModel.load(settings.text_model) if settings.text_model else default_model()
+        # Third-party detectors registered for text (`inputs = "text"`) run beside ours.
+        extra: list[Detector] = [
+            cast(Any, cls).from_settings(settings)
+            for name, cls in load_detectors().items()
+            if getattr(cls, "inputs", None) == "text" and name not in BUILT_IN
+        ]
+        return cls(
+            load_rules(settings.rule_folders),
+            model,
+            url_entries=url_entries,
+            floor=settings.propaganda_floor,
+            extra=extra,
+        )
+
+    def channel_context(
+        self, channel_id: str, title: str | None, description: str | None, titles: Iterable[str]
+    ) -> ChannelContext:
+        context = ChannelContext(channel_id, title, description)
+        seen: set[str] = set()
+        for name in [title or "", *titles]:
+            if name and name not in seen:
+                seen.add(name)
+                context.titles.append(name)
+                context.hits += self.rules.match(name, "title")
+        if description:
+            context.hits += self.rules.match(description, "bio")
+        return context
+
+    def enrich(self, items: Sequence[TextItem]) -> None:
+        """Fill language, links, rule hits and classifier probability of every item."""
+        rules = self.rules
+        for item in items:
+            text = item.text
+            item.language = detect_language(text) if text else None
+            item.links = extract_links(text, item.entities) if text else []
+            hits = rules.match(text, "text") if text else []
+            for link in item.links:
+                hits += rules.match_url(link.normalized_url)
+            if item.forwarded_from:
+                hits += rules.match(item.forwarded_from, "title", "forwarded_from")
+            item.hits = hits
+        if self.model is not None:
+            texts = [item.text for item in items if item.text]
+            if texts:
+                probabilities = iter(self.model.predict_proba(texts).tolist())
+                for item in items:
+                    if item.text:
+                        item.classifier = float(next(probabilities))
+
+    @staticmethod
+    def count(items: Sequence[TextItem]) -> None:
+        """Add `items` to their channels' running statistics."""
+        for item in items:
+            channel = item.channel
+            if channel is None:
+                continue
+            channel.messages += 1
+            channel.marked += bool(item.hits)
+            channel.classifier_sum += item.classifier if item.classifier is not None else 0.5
+
+    def detect(self, items: Sequence[TextItem]) -> tuple[list[float], list[Signal]]:
+        """Combined scores of `items` and every signal of the message detectors."""
+        scores = self.propaganda.scores(items)
+        signals = self.indicators.detect(items) + self.urlbank.detect(items)
+        for detector in self.extra:
+            signals += detector.detect(items)
+        signals += [
+            self.propaganda.signal(item, score)
+            for item, score in zip(items, scores, strict=True)
+            if score >= self.propaganda.floor
+        ]
+        return scores, signals
+
+
+def url_bank_entries(conn: sa.Connection) -> dict[str, list[UrlEntry]]:
+    b, e = schema.banks, schema.bank_entries
+    query = (
+        sa.select(e.c.id, b.c.name, e.c.value, e.c.category, b.c.category, e.c.note)
+        .join(b, b.c.id == e.c.bank_id)
+        .where(b.c.enabled.is_(True), e.c.hash_type == "url")
+    )
+    entries: dict[str, list[UrlEntry]] = {}
+    for entry_id, bank, value, category, bank_category, note in conn.execute(query):
+        entries.setdefault(value, []).append(
+            UrlEntry(entry_id, bank, category or bank_category, note)
+        )
+    return entries
+
+
+def pending_messages(store: Store) -> int:
+    """How many messages the next run will analyse."""
+    with store.engine.connect() as conn:
+        low = get_watermark(conn, MESSAGE_STAGE)
+        query = sa.select(sa.func.count()).select_from(schema.messages)
+        return int(conn.execute(query.where(schema.messages.c.id > low)).scalar_one())
+
+
+def analyse_text(
+    store: Store,
+    settings: Settings,
+    *,
+    progress: Callable[[int], None] | None = None,
+    analyser: TextAnalyser | None = None,
+) -> TextReport:
+    """Analyse every message and channel that is new or changed since the last run."""
+    report = TextReport()
+    with store.engine.connect() as conn:
+        entries = url_bank_entries(conn)
+    analyser = analyser or TextAnalyser.from_settings(settings, entries)
+    contexts: dict[str, ChannelContext] = {}
+
+    with store.engine.begin() as conn:
+        since = get_watermark(conn, CHANNEL_STAGE)
+        changed = conn.execute(
+            sa.select(schema.channels.c.channel_id, schema.channels.c.updated_at).where(
+                schema.channels.c.updated_at > since
+            )
+        ).all()
+        if changed:
+            loaded = _contexts(conn, analyser, [row.channel_id for row in changed], contexts)
+            signals = analyser.indicators.detect(loaded)
+            write_signals(conn, signals)
+            _count(report, signals)
+            report.channels = len(loaded)
+            set_watermark(conn, CHANNEL_STAGE, max(row.updated_at for row in changed))
+
+    m = schema.messages
+    while True:
+        with store.engine.begin() as conn:
+            low = get_watermark(conn, MESSAGE_STAGE)
+            rows = conn.execute(
+                sa.select(
+                    m.c.id,
+                    m.c.channel_id,
+                    m.c.message_id,
+                    m.c.kind,
+                    m.c.text,
+                    m.c.entities,
+                    m.c.forwarded_from,
+                )
+                .where(m.c.id > low)
+                .order_by(m.c.id)
+                .limit(settings.text_batch_size)
+            ).all()
+            if not rows:
+                break
+            _contexts(conn, analyser, {row.channel_id for row in rows}, contexts)
+            items = [
+                TextItem(
+                    row.channel_id,
+                    row.message_id,
+                    row.text or "",
+                    row.entities or [],
+                    row.forwarded_from,
+                    channel=contexts[row.channel_id],
+                )
+                for row in rows
+                if row.kind == "message"
+            ]
+            analyser.enrich(items)
+            analyser.count(items)
+            scores, signals = analyser.detect(items)
+            report.links += _write_links(conn, items)
+            _write_features(conn, items, scores)
+            _write_stats(conn, {item.channel_id: contexts[item.channel_id] for item in items})
+            write_signals(conn, signals)
+            _count(report, signals)
+            set_watermark(conn, MESSAGE_STAGE, rows[-1].id)
+        report.messages += len(items)
+        if progress is not None:
+            progress(len(rows))
+    return report
+
+
+def _count(report: TextReport, signals: Iterable[Signal]) -> None:
+    for signal in signals:
+        report.signals[signal.detector] = report.signals.get(signal.detector, 0) + 1
+
+
+def _contexts(
+    conn: sa.Connection,
+    analyser: TextAnalyser,
+    channel_ids: Iterable[str],
+    cache: dict[str, ChannelContext],
+) -> list[ChannelContext]:
+    """Contexts of `channel_ids` (loaded into `cache` if missing), with stored statistics."""
+    wanted = sorted(set(channel_ids) - set(cache))
+    c, t, s = schema.channels, schema.channel_titles, schema.channel_text_stats
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        titles: dict[str, list[str]] = {}
+        for channel_id, title in conn.execute(
+            sa.select(t.c.channel_id, t.c.title).where(t.c.channel_id.in_(chunk)).order_by(t.c.at)
+        ):
+            titles.setdefault(channel_id, []).append(title)
+        stats = {
+            row.channel_id: row
+            for row in conn.execute(sa.select(s).where(s.c.channel_id.in_(chunk)))
+        }
+        for row in conn.execute(
+            sa.select(c.c.channel_id, c.c.title, c.c.description).where(c.c.channel_id.in_(chunk))
+        ):
+            context = analyser.channel_context(
+                row.channel_id, row.title, row.description, titles.get(row.channel_id, [])
+            )
+            known = stats.get(row.channel_id)
+            if known is not None:
+                context.messages = known.messages
+                context.marked = known.marked
+                context.classifier_sum = known.classifier_sum
+            cache[row.channel_id] = context
+    return [cache[channel_id] for channel_id in channel_ids if channel_id in cache]
+
+
+def _upsert(
+    conn: sa.Connection, table: sa.Table, key: Sequence[str], columns: Sequence[str]
+) -> Callable[[], Any]:
+    def build() -> Any:
+        insert = dialect_insert(conn.dialect.name, table)
+        return insert.on_conflict_do_update(
+            index_elements=list(key),
+            set_={name: insert.excluded[name] for name in columns if name not in key},
+        )
+
+    return build
+
+
+_LINK_COLUMNS = (
+    "channel_id",
+    "message_id",
+    "position",
+    "url",
+    "normalized_url",
+    "platform",
+    "kind",
+    "target",
+    "source",
+)
+_FEATURE_COLUMNS = (
+    "channel_id",
+    "message_id",
+    "language",
+    "classifier",
+    "indicator_weight",
+    "propaganda",
+)
+_STAT_COLUMNS = ("channel_id", "messages", "marked", "classifier_sum", "title_weight", "updated_at")
+
+
+def _write_links(conn: sa.Connection, items: Sequence[TextItem]) -> int:
+    rows = [
+        (
+            item.channel_id,
+            item.message_id,
+            position,
+            link.url,
+            link.normalized_url,
+            link.platform,
+            link.kind,
+            link.target,
+            link.source,
+        )
+        for item in items
+        for position, link in enumerate(item.links)
+    ]
+    build = _upsert(conn, schema.message_links, _LINK_COLUMNS[:3], _LINK_COLUMNS)
+    BulkStatement(conn, "message_links", build, _LINK_COLUMNS).run(rows)
+    return len(rows)
+
+
+def _write_features(
+    conn: sa.Connection, items: Sequence[TextItem], scores: Sequence[float]
+) -> None:
+    rows = [
+        (
+            item.channel_id,
+            item.message_id,
+            item.language,
+            item.classifier,
+            max((hit.rule.weight for hit in item.hits), default=0.0),
+            score,
+        )
+        for item, score in zip(items, scores, strict=True)
+    ]
+    build = _upsert(conn, schema.text_features, _FEATURE_COLUMNS[:2], _FEATURE_COLUMNS)
+    BulkStatement(conn, "text_features", build, _FEATURE_COLUMNS).run(rows)
+
+
+def _write_stats(conn: sa.Connection, contexts: dict[str, ChannelContext]) -> None:
+    now = int(time.time())
+    rows = [
+        (c.channel_id, c.messages, c.marked, c.classifier_sum, c.title_weight, now)
+        for c in contexts.values()
+    ]
+    build = _upsert(conn, schema.channel_text_stats, _STAT_COLUMNS[:1], _STAT_COLUMNS)
+    BulkStatement(conn, "channel_text_stats", build, _STAT_COLUMNS).run(rows)

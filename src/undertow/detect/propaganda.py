@@ -136,18 +136,27 @@ class PropagandaDetector:
 
     def scores(self, batch: Sequence[TextItem]) -> list[float]:
         """The combined probability of every message in `batch`."""
-        return [self.combiner.probability(features(item)) for item in batch]
+        return [score for score, _ in self.evaluate(batch)]
+
+    def evaluate(self, batch: Sequence[TextItem]) -> list[tuple[float, list[float]]]:
+        """(combined probability, features) of every message in `batch`."""
+        out = []
+        for item in batch:
+            values = features(item)
+            out.append((self.combiner.probability(values), values))
+        return out
 
     def detect(self, batch: Sequence[Any]) -> list[Signal]:
         items = [item for item in batch if isinstance(item, TextItem)]
         return [
-            self.signal(item, score)
-            for item, score in zip(items, self.scores(items), strict=True)
+            self.signal(item, score, values)
+            for item, (score, values) in zip(items, self.evaluate(items), strict=True)
             if score >= self.floor
         ]
 
-    def signal(self, item: TextItem, score: float) -> Signal:
-        values = features(item)
+    def signal(self, item: TextItem, score: float, values: Sequence[float] | None = None) -> Signal:
+        """The signal for `item` scored `score` (`values`: its features, if already known)."""
+        values = features(item) if values is None else values
         parts = sorted(
             zip(FEATURES, self.combiner.contributions(values), strict=True),
             key=lambda pair: -abs(pair[1]),

@@ -20,7 +20,7 @@ MIN_LETTERS = 8
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code (e.g. "ar", "en", "fr") of `text`, or None when it cannot be told."""
     words = _URLS_AND_HANDLES.sub(" ", text).translate(_CONTROL)
-    if sum(char.isalpha() for char in words[:400]) < MIN_LETTERS:
+    if sum(map(str.isalpha, words[:400])) < MIN_LETTERS:
         return None
     try:
         _, _, details = pycld2.detect(words.encode("utf-8", "replace"), isPlainText=True)

@@ -141,9 +141,10 @@ def _rewrite(
     with_origin: bool,
 ) -> tuple[str, list[int] | None]:
     """Apply `change` to every match of `pattern`, keeping origins aligned when asked."""
-    matches = list(pattern.finditer(text))
-    if not matches:
+    first = pattern.search(text)
+    if first is None:
         return text, origin
+    matches = [first, *pattern.finditer(text, first.end())]
     if with_origin and origin is None:
         origin = list(range(len(text)))
     out: list[str] = []

@@ -30,7 +30,7 @@ from undertow.detect.urlbank import UrlBankDetector, UrlEntry
 from undertow.enrich.classifier import TextModel, default_model
 from undertow.enrich.language import detect_language
 from undertow.enrich.links import extract_links
-from undertow.enrich.rules import RuleSet, load_rules
+from undertow.enrich.rules import RuleHit, RuleSet, load_rules
 from undertow.plugins import load_detectors
 from undertow.records import ChannelContext, Signal, TextItem
 from undertow.settings import Settings
@@ -40,6 +40,8 @@ from undertow.store import Store, schema
 from undertow.store.bulk import BulkStatement, dialect_insert
 
 BUILT_IN = ("indicators", "urlbank", "propaganda")
+TEXT_CACHE = 200_000
+"""Distinct texts whose analysis is remembered (then the memory starts afresh)."""
 MESSAGE_STAGE = "text.messages"
 CHANNEL_STAGE = "text.channels"
 
@@ -71,6 +73,10 @@ class TextAnalyser:
         self.urlbank = UrlBankDetector(url_entries or {})
         self.propaganda = PropagandaDetector(floor=floor)
         self.extra = list(extra)
+        self._text_cache: dict[str, tuple[str | None, list[RuleHit]]] = {}
+        self._probability: dict[str, float] = {}
+        self._url_cache: dict[str, list[RuleHit]] = {}
+        self._title_cache: dict[str, list[RuleHit]] = {}
 
     @classmethod
     def from_settings(
@@ -106,25 +112,54 @@ class TextAnalyser:
         return context
 
     def enrich(self, items: Sequence[TextItem]) -> None:
-        """Fill language, links, rule hits and classifier probability of every item."""
-        rules = self.rules
+        """Fill language, links, rule hits and classifier probability of every item.
+
+        What depends on the text alone (language, rule hits in it, the classifier's
+        probability) is remembered per distinct text, since mirrors post the same text many
+        times; links depend on the entities too and are always extracted.
+        """
+        rules, cache = self.rules, self._text_cache
+        if len(cache) > TEXT_CACHE:
+            cache.clear()
+        fresh: dict[str, tuple[str | None, list[RuleHit]]] = {}
         for item in items:
             text = item.text
-            item.language = detect_language(text) if text else None
+            known = cache.get(text) or fresh.get(text)
+            if known is None:
+                known = (detect_language(text), rules.match(text, "text")) if text else (None, [])
+                fresh[text] = known
+            item.language, text_hits = known
             item.links = extract_links(text, item.entities) if text else []
-            hits = rules.match(text, "text") if text else []
+            hits = list(text_hits)
             for link in item.links:
-                hits += rules.match_url(link.normalized_url)
+                hits += self._url_hits(link.normalized_url)
             if item.forwarded_from:
-                hits += rules.match(item.forwarded_from, "title", "forwarded_from")
+                hits += self._title_hits(item.forwarded_from)
             item.hits = hits
+        new_texts = [text for text in fresh if text and text not in self._probability]
+        if self.model is not None and new_texts:
+            if len(self._probability) > TEXT_CACHE:
+                self._probability.clear()
+            scores = self.model.predict_proba(new_texts).tolist()
+            self._probability.update(zip(new_texts, scores, strict=True))
+        for text, known in fresh.items():
+            cache[text] = known
         if self.model is not None:
-            texts = [item.text for item in items if item.text]
-            if texts:
-                probabilities = iter(self.model.predict_proba(texts).tolist())
-                for item in items:
-                    if item.text:
-                        item.classifier = float(next(probabilities))
+            for item in items:
+                if item.text:
+                    item.classifier = float(self._probability[item.text])
+
+    def _url_hits(self, url: str) -> list[RuleHit]:
+        hits = self._url_cache.get(url)
+        if hits is None:
+            hits = self._url_cache[url] = self.rules.match_url(url)
+        return hits
+
+    def _title_hits(self, title: str) -> list[RuleHit]:
+        hits = self._title_cache.get(title)
+        if hits is None:
+            hits = self._title_cache[title] = self.rules.match(title, "title", "forwarded_from")
+        return hits
 
     @staticmethod
     def count(items: Sequence[TextItem]) -> None:
@@ -139,16 +174,16 @@ class TextAnalyser:
 
     def detect(self, items: Sequence[TextItem]) -> tuple[list[float], list[Signal]]:
         """Combined scores of `items` and every signal of the message detectors."""
-        scores = self.propaganda.scores(items)
+        evaluated = self.propaganda.evaluate(items)
         signals = self.indicators.detect(items) + self.urlbank.detect(items)
         for detector in self.extra:
             signals += detector.detect(items)
         signals += [
-            self.propaganda.signal(item, score)
-            for item, score in zip(items, scores, strict=True)
+            self.propaganda.signal(item, score, values)
+            for item, (score, values) in zip(items, evaluated, strict=True)
             if score >= self.propaganda.floor
         ]
-        return scores, signals
+        return [score for score, _ in evaluated], signals
 
 
 def url_bank_entries(conn: sa.Connection) -> dict[str, list[UrlEntry]]:

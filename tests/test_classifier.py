@@ -285,13 +285,13 @@ def test_grouped_evaluation_runs_on_the_real_datasets() -> None:
     texts, labels, groups = [], [], []
     per_account: dict[str, int] = {}
     for row in read_csv(isis / "tweets.csv"):
-        if per_account.setdefault(row["username"], 0) < 8:
+        if per_account.setdefault(row["username"], 0) < 5:
             per_account[row["username"]] += 1
             texts.append(row["tweets"])
             labels.append(True)
             groups.append("isis:" + row["username"])
-    pheme = read_csv(negatives / "pheme-terror-event-tweets" / "tweets.csv")[::12]
-    wiki = read_csv(negatives / "wikipedia-isis-conflict" / "paragraphs.csv")[::16]
+    pheme = read_csv(negatives / "pheme-terror-event-tweets" / "tweets.csv")[::24]
+    wiki = read_csv(negatives / "wikipedia-isis-conflict" / "paragraphs.csv")[::32]
     for rows, text, group in ((pheme, "text", "event"), (wiki, "text", "article_id")):
         for row in rows:
             texts.append(row[text])
@@ -300,7 +300,7 @@ def test_grouped_evaluation_runs_on_the_real_datasets() -> None:
     result = cross_validate(
         texts, labels, groups=groups, folds=3, params=SMALL, calibration_folds=2
     )
-    assert result.pooled["rows"] == len(texts) > 1000
+    assert result.pooled["rows"] == len(texts) > 900
     assert result.pooled["roc_auc"] > 0.8
     for number in range(3):
         inside = {groups[i] for i in np.flatnonzero(result.fold == number)}

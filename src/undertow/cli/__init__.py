@@ -304,3 +304,8 @@ def run(
         f"analysed {t.messages} message(s) and {t.channels} channel(s): {t.links} link(s); "
         f"text signals: {found}"
     )
+    n = report.network
+    typer.echo(
+        f"network: {n.text_pairs} new near-duplicate text pair(s); {n.mirror_pairs} mirror "
+        f"relation(s) in {n.networks} network(s); {n.rebrands} rebrand(s)"
+    )

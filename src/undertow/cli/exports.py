@@ -1,4 +1,4 @@
-"""`undertow export channels|messages|signals|links`: records as JSON Lines or CSV."""
+"""`undertow export ...`: records and analysis results as JSON Lines or CSV."""
 
 from __future__ import annotations
 
@@ -8,6 +8,14 @@ from pathlib import Path
 import typer
 
 from undertow.cli.common import FormatOption, OutOption, err, open_store_or_exit, state
+from undertow.exchange.network_export import (
+    MIGRATION_FIELDS,
+    MIRROR_FIELDS,
+    REBRAND_FIELDS,
+    iter_migrations,
+    iter_mirrors,
+    iter_rebrands,
+)
 from undertow.exchange.records_export import (
     CHANNEL_FIELDS,
     FORMATS,
@@ -35,6 +43,9 @@ def _export(kind: str, fmt: str, out: Path | None) -> None:
             "messages": (iter_messages, MESSAGE_FIELDS),
             "signals": (iter_signals, SIGNAL_FIELDS),
             "links": (iter_links, LINK_FIELDS),
+            "mirrors": (iter_mirrors, MIRROR_FIELDS),
+            "rebrands": (iter_rebrands, REBRAND_FIELDS),
+            "migrations": (iter_migrations, MIGRATION_FIELDS),
         }[kind]
         rows = reader(store)
         if out is None:
@@ -70,3 +81,21 @@ def export_signals(fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
 def export_links(fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
     """Every link, invite and handle in messages: normalised URL, platform and kind."""
     _export("links", fmt, out)
+
+
+@export_app.command("mirrors")
+def export_mirrors(fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
+    """Mirror relations: which channel carries whose feed, share, lag, methods, period."""
+    _export("mirrors", fmt, out)
+
+
+@export_app.command("rebrands")
+def export_rebrands(fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
+    """Title changes with the content before and after (sleepers are marked)."""
+    _export("rebrands", fmt, out)
+
+
+@export_app.command("migrations")
+def export_migrations(fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
+    """Links to other platforms and backups: who points where, when, first seen, by how many."""
+    _export("migrations", fmt, out)

@@ -95,7 +95,9 @@ def read_labelled(paths: Sequence[Path], columns: Columns) -> LabelledData:
         try:
             with path.open("rb") as handle:
                 lines = _lines(path, handle, digest)
-                records = _csv_records(path, lines) if suffix == ".csv" else _json_records(lines)
+                records = (
+                    _csv_records(path, lines) if suffix == ".csv" else _json_records(path, lines)
+                )
                 for line, record in records:
                     _add(data, record, columns, f"{path}:{line}")
         except OSError as exc:
@@ -124,12 +126,12 @@ def _lines(path: Path, handle: Any, digest: Any) -> Iterator[tuple[int, str]]:
 
 
 def _csv_records(path: Path, lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, Any]]:
-    numbers: list[int] = []
+    line = 0  # the physical line the reader has got to (a record may span several)
 
     def text_lines() -> Iterator[str]:
-        for number, line in lines:
-            numbers.append(number)
-            yield line.removeprefix("\ufeff") if number == 1 else line
+        nonlocal line
+        for line, text in lines:  # sets the enclosing `line` for error messages
+            yield text.removeprefix("\ufeff") if line == 1 else text
 
     reader = csv.reader(text_lines(), strict=True)
     try:
@@ -139,7 +141,6 @@ def _csv_records(path: Path, lines: Iterator[tuple[int, str]]) -> Iterator[tuple
         for row in reader:
             if not row:
                 continue
-            line = numbers[-1] if numbers else 0
             if len(row) != len(header):
                 raise ModelError(
                     f"{path}:{line}: {len(row)} field(s) where the header has {len(header)} "
@@ -147,22 +148,21 @@ def _csv_records(path: Path, lines: Iterator[tuple[int, str]]) -> Iterator[tuple
                 )
             yield line, dict(zip(header, row, strict=True))
     except csv.Error as exc:
-        line = numbers[-1] if numbers else 0
         raise ModelError(f"{path}:{line}: malformed CSV: {exc}") from exc
 
 
-def _json_records(lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, Any]]:
+def _json_records(path: Path, lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, Any]]:
     for number, line in lines:
         if line.strip():
             try:
                 yield number, json.loads(line)
             except json.JSONDecodeError as exc:
-                yield number, ValueError(f"not a JSON object ({exc.msg}; truncated line?)")
+                raise ModelError(
+                    f"{path}:{number}: not a JSON object ({exc.msg}; truncated line?)"
+                ) from None
 
 
 def _add(data: LabelledData, record: Any, columns: Columns, where: str) -> None:
-    if isinstance(record, ValueError):
-        raise ModelError(f"{where}: {record}")
     if not isinstance(record, dict):
         raise ModelError(f"{where}: not a JSON object")
     wanted = [columns.text, columns.label, columns.group, columns.subset]
@@ -280,7 +280,7 @@ def _train_options(
         "params": params,
         "c": c,
         "seed": seed,
-        "labels": labels,
+        "label_names": labels,
         "subset_weights": _pairs(subset_weight, "--subset-weight"),
         "max_fpr": _pairs(max_fpr, "--max-fpr", ALL_NEGATIVES),
     }
@@ -368,7 +368,8 @@ def model_evaluate(
     negative: NegativeOption = None,
     folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
     threshold: Annotated[
-        float | None, typer.Option(help="Decision threshold instead of the model's own.")
+        float | None,
+        typer.Option(help="With --model: decision threshold instead of the model's own."),
     ] = None,
     subset_weight: SubsetWeightOption = None,
     max_fpr: MaxFprOption = None,

@@ -198,14 +198,15 @@ def _ngram_hashes(
         yield word_text[: len(same)][same], gram[same], 1
 
 
-def hashed_features(
-    texts: Sequence[str], params: FeatureParams
-) -> Iterator[tuple[int, int, npt.NDArray[np.int64], npt.NDArray[np.int64], FloatArray]]:
-    """(first text, number of texts, row, column, value) of the feature matrix, in chunks.
+Grams = list[tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]]]
+"""(text number, feature column) arrays of one feature family, one pair per n-gram size."""
 
-    A text's value for a feature is how often the n-gram occurs divided by the square root of
-    its number of n-grams of that family (characters or words), so length counts little.
-    """
+
+def family_grams(
+    texts: Sequence[str], params: FeatureParams
+) -> Iterator[tuple[int, int, Grams, Grams]]:
+    """(first text, number of texts, character n-grams, word n-grams), in chunks of about
+    `_CHUNK_CHARS` characters so that memory stays bounded whatever the batch."""
     shift = _U64(64 - params.bits)
     first = 0
     while first < len(texts):
@@ -213,22 +214,36 @@ def hashed_features(
         while last < len(texts) and (last == first or chars < _CHUNK_CHARS):
             chars += min(len(texts[last]), params.max_chars)
             last += 1
-        count = last - first
-        grams = list(
-            _ngram_hashes(normalised_code_points(texts[first:last], params.max_chars), params)
-        )
-        rows, columns, values = [], [], []
-        for family in (0, 1):
-            parts = [(text, hashes) for text, hashes, f in grams if f == family]
-            if not parts:
-                continue
-            row = np.concatenate([text for text, _ in parts])
-            totals = np.bincount(row, minlength=count).astype(np.float64)
-            rows.append(row)
-            columns.append(np.concatenate([(h >> shift).astype(np.int64) for _, h in parts]))
-            values.append(1.0 / np.sqrt(np.maximum(totals, 1.0))[row])
-        yield first, count, np.concatenate(rows), np.concatenate(columns), np.concatenate(values)
+        families: tuple[Grams, Grams] = ([], [])
+        points = normalised_code_points(texts[first:last], params.max_chars)
+        for text, hashes, family in _ngram_hashes(points, params):
+            families[family].append((text, (hashes >> shift).astype(np.intp)))
+        yield first, last - first, *families
         first = last
+
+
+def hashed_features(
+    texts: Sequence[str], params: FeatureParams
+) -> Iterator[tuple[int, int, npt.NDArray[np.int64], npt.NDArray[np.intp], FloatArray]]:
+    """(first text, number of texts, row, column, value) of the feature matrix, in chunks.
+
+    A text's value for a feature is how often the n-gram occurs divided by the square root of
+    its number of n-grams of that family (characters or words), so length counts little.
+    """
+    for first, count, *families in family_grams(texts, params):
+        rows, columns, values = [], [], []
+        for parts in families:
+            if parts:
+                row = np.concatenate([text for text, _ in parts])
+                rows.append(row)
+                columns.append(np.concatenate([column for _, column in parts]))
+                values.append(_family_scale(parts, count)[row])
+        yield first, count, np.concatenate(rows), np.concatenate(columns), np.concatenate(values)
+
+
+def _family_scale(parts: Grams, count: int) -> FloatArray:
+    totals = sum((np.bincount(text, minlength=count) for text, _ in parts), np.zeros(count))
+    return np.asarray(1.0 / np.sqrt(np.maximum(totals, 1.0)), dtype=np.float64)
 
 
 def feature_matrix(texts: Sequence[str], params: FeatureParams) -> Any:
@@ -296,9 +311,15 @@ class TextModel:
     def decision_function(self, texts: Sequence[str]) -> FloatArray:
         """The linear score (log-odds before calibration) of each text."""
         scores = np.full(len(texts), self._bias, dtype=np.float64)
-        for first, count, row, column, value in hashed_features(texts, self.params):
-            contributions = self._weights[column] * value
-            scores[first : first + count] += np.bincount(row, contributions, minlength=count)
+        # The same sum as the feature matrix times the weights, without building the matrix.
+        for first, count, *families in family_grams(texts, self.params):
+            for parts in families:
+                if parts:
+                    weighted = sum(
+                        (np.bincount(t, self._weights[c], minlength=count) for t, c in parts),
+                        np.zeros(count),
+                    )
+                    scores[first : first + count] += weighted * _family_scale(parts, count)
         return scores
 
     def predict_proba(self, texts: Sequence[str]) -> FloatArray:
@@ -448,7 +469,8 @@ class TrainOptions:
     max_fpr: Mapping[str, float] = field(default_factory=dict)
     """Largest false-positive rate per negative subset ("*" = all negatives); empty: the
     threshold maximises F1 instead."""
-    labels: tuple[str, str] = ("other", "propaganda")
+    label_names: tuple[str, str] = ("other", "propaganda")
+    """Names of the negative and positive class."""
     seed: int = 0
 
 
@@ -501,7 +523,7 @@ def fit_matrix(
     coef, bias, converged = _fit_linear(matrix, y, weights, opts)
     metadata: dict[str, Any] = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "labels": list(opts.labels),
+        "labels": list(opts.label_names),
         "threshold": {"value": threshold, "rule": rule},
         "training": {
             "algorithm": "logistic regression, L2 (scikit-learn liblinear)",
@@ -582,16 +604,22 @@ def _sample_weights(
 def _fit_linear(
     matrix: Any, y: npt.NDArray[np.bool_], weights: FloatArray, opts: TrainOptions
 ) -> tuple[FloatArray, float, bool]:
+    from scipy import sparse
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
     # liblinear's trust-region Newton method takes a handful of iterations on these features;
     # fitting only the columns that occur saves it from sweeping 2^bits mostly empty ones.
-    used = np.unique(matrix.indices)
+    used = np.flatnonzero(np.bincount(matrix.indices, minlength=matrix.shape[1]))
+    position = np.zeros(matrix.shape[1], dtype=np.int64)
+    position[used] = np.arange(len(used))
+    compact = sparse.csr_matrix(
+        (matrix.data, position[matrix.indices], matrix.indptr), shape=(matrix.shape[0], len(used))
+    )
     model = LogisticRegression(C=opts.c, solver="liblinear", max_iter=200, random_state=opts.seed)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        model.fit(matrix[:, used], y, sample_weight=weights)
+        model.fit(compact, y, sample_weight=weights)
     converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
     coef = np.zeros(matrix.shape[1])
     coef[used] = model.coef_[0]

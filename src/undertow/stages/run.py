@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from undertow.settings import Settings
 from undertow.stages.media_hashing import HashingReport, hash_stored_media
 from undertow.stages.media_matching import MatchingReport, match_banks, match_collected_media
+from undertow.stages.network import NetworkReport, analyse_network
 from undertow.stages.text_signals import TextReport, analyse_text
 from undertow.store import Store
 
@@ -18,6 +19,7 @@ class RunReport:
     matching: MatchingReport = field(default_factory=MatchingReport)
     media_pairs: int = 0
     text: TextReport = field(default_factory=TextReport)
+    network: NetworkReport = field(default_factory=NetworkReport)
 
 
 def run_stages(
@@ -42,4 +44,6 @@ def run_stages(
     report.media_pairs = match_collected_media(store, settings)
     say("text and link signals")
     report.text = analyse_text(store, settings, progress=on_progress)
+    say("network: near-duplicate text, mirrors, networks, rebrands")
+    report.network = analyse_network(store, settings)
     return report

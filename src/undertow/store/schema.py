@@ -286,3 +286,52 @@ channel_text_stats = sa.Table(
     sa.Column("title_weight", sa.Float, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
 )
+
+# -- network intelligence (network issue) ------------------------------------------------------
+
+text_copies = sa.Table(
+    "text_copies",
+    metadata,
+    sa.Column("id_a", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("id_b", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("similarity", sa.Float, nullable=False),
+    sqlite_with_rowid=False,
+)
+sa.Index("ix_text_copies_b", text_copies.c.id_b)
+
+mirror_pairs = sa.Table(
+    "mirror_pairs",
+    metadata,
+    sa.Column("channel_id", sa.String(200), primary_key=True),
+    sa.Column("source_id", sa.String(200), primary_key=True),
+    sa.Column("carried", sa.Integer, nullable=False),
+    sa.Column("eligible", sa.Integer, nullable=False),
+    sa.Column("share", sa.Float, nullable=False),
+    sa.Column("median_lag_s", sa.BigInteger),
+    sa.Column("lag_iqr_s", sa.BigInteger),
+    sa.Column("methods", JSONType, nullable=False),
+    sa.Column("since", sa.BigInteger, nullable=False),
+    sa.Column("until", sa.BigInteger, nullable=False),
+    sa.Column("network_id", sa.String(220)),
+)
+
+networks = sa.Table(
+    "networks",
+    metadata,
+    sa.Column("network_id", sa.String(220), primary_key=True),
+    sa.Column("root_id", sa.String(200), nullable=False),
+    sa.Column("channels", JSONType, nullable=False),
+    sa.Column("propaganda", sa.Float),
+)
+
+rebrands = sa.Table(
+    "rebrands",
+    metadata,
+    sa.Column("channel_id", sa.String(200), primary_key=True),
+    sa.Column("at", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("from_title", sa.Text, nullable=False),
+    sa.Column("to_title", sa.Text, nullable=False),
+    sa.Column("message_id", sa.BigInteger),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("evidence", JSONType, nullable=False),
+)

@@ -1,0 +1,98 @@
+"""Exports of the network analysis: mirrors, rebrands and the migration map (JSONL or CSV).
+
+Field names are a public interface (docs/formats.md).  Times are ISO 8601 UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+
+from undertow.exchange.records_export import iso
+from undertow.store import Store, schema
+
+MIRROR_FIELDS = ("channel_id", "source_id", "share", "carried", "median_lag_s", "lag_iqr_s",
+                 "methods", "since", "until", "network_id")  # fmt: skip
+REBRAND_FIELDS = ("channel_id", "at", "from_title", "to_title", "kind", "evidence")
+MIGRATION_FIELDS = ("channel_id", "message_id", "date", "platform", "kind", "url",
+                    "normalized_url", "first_seen", "channels")  # fmt: skip
+
+
+def iter_mirrors(store: Store) -> Iterator[dict[str, Any]]:
+    """One row per (mirror, source) relation found by `undertow run`."""
+    p = schema.mirror_pairs
+    with store.engine.connect() as conn:
+        for row in conn.execute(
+            sa.select(p).order_by(p.c.network_id, p.c.source_id, p.c.channel_id)
+        ):
+            yield {
+                "channel_id": row.channel_id,
+                "source_id": row.source_id,
+                "share": row.share,
+                "carried": row.carried,
+                "median_lag_s": row.median_lag_s,
+                "lag_iqr_s": row.lag_iqr_s,
+                "methods": row.methods,
+                "since": iso(row.since),
+                "until": iso(row.until),
+                "network_id": row.network_id,
+            }
+
+
+def iter_rebrands(store: Store) -> Iterator[dict[str, Any]]:
+    r = schema.rebrands
+    with store.engine.connect() as conn:
+        for row in conn.execute(sa.select(r).order_by(r.c.at, r.c.channel_id)):
+            yield {
+                "channel_id": row.channel_id,
+                "at": iso(row.at),
+                "from_title": row.from_title,
+                "to_title": row.to_title,
+                "kind": row.kind,
+                "evidence": row.evidence,
+            }
+
+
+def iter_migrations(store: Store) -> Iterator[dict[str, Any]]:
+    """Every link to a destination other than the ordinary web, in time order, with when the
+    destination was first seen anywhere and how many channels posted it (a network moving
+    together posts the same destination from many channels)."""
+    ml, m = schema.message_links, schema.messages
+    with store.engine.connect() as conn:
+        first = {
+            row.normalized_url: (row.first_seen, row.channels)
+            for row in conn.execute(
+                sa.select(
+                    ml.c.normalized_url,
+                    sa.func.min(m.c.date).label("first_seen"),
+                    sa.func.count(sa.distinct(ml.c.channel_id)).label("channels"),
+                )
+                .join(
+                    m,
+                    sa.and_(m.c.channel_id == ml.c.channel_id, m.c.message_id == ml.c.message_id),
+                )
+                .where(ml.c.platform != "web")
+                .group_by(ml.c.normalized_url)
+            )
+        }
+        query = (
+            sa.select(ml, m.c.date)
+            .join(m, sa.and_(m.c.channel_id == ml.c.channel_id, m.c.message_id == ml.c.message_id))
+            .where(ml.c.platform != "web")
+            .order_by(m.c.date, ml.c.channel_id, ml.c.message_id, ml.c.position)
+        )
+        for row in conn.execute(query):
+            first_seen, channels = first[row.normalized_url]
+            yield {
+                "channel_id": row.channel_id,
+                "message_id": row.message_id,
+                "date": iso(row.date),
+                "platform": row.platform,
+                "kind": row.kind,
+                "url": row.url,
+                "normalized_url": row.normalized_url,
+                "first_seen": iso(first_seen),
+                "channels": channels,
+            }

@@ -1,0 +1,1 @@
+"""Network intelligence: mirrors, lineages, rebrands, migration, graph."""

@@ -1,0 +1,285 @@
+"""Mirror detection: which channel's feed each channel carries, since when, how fast and how.
+
+Evidence that two posts in different channels are the same post: identical text (after
+normalisation), near-identical text (MinHash-LSH pairs: copies with emoji, hashtags, case or
+truncation), the same or a near-identical picture (SHA-256, PDQ pairs), and a forward whose
+origin name resolves to the channel by its title at the time.  Each post of a channel M is
+linked to the latest equivalent post of every other channel S published before it; text
+evidence outranks a forward's name, which outranks pictures (outlets re-use pictures).
+
+Choosing M's source among the channels it has links to: the outlet always "has" every post
+first, and a distributor has the subset it re-posted.  A mirror of the distributor carries
+nothing the distributor lacks, so the distributor explains as many of M's posts as the outlet
+does, with a shorter lag.  So sources are chosen greedily: the candidate explaining most of
+M's remaining linked posts (ties within 3 % go to the shortest median lag); its posts are set
+aside and the next source is sought among the rest.  Pure functions: no I/O.
+"""
+
+from __future__ import annotations
+
+import statistics
+from bisect import bisect_left, bisect_right
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+MIN_CARRIED = 3
+"""Fewest posts a channel must carry of another for a mirror relation."""
+TIE = 0.01
+"""Candidates explaining within 1 % as many posts are tied (see `choose_sources`)."""
+MEDIA_MAX_LAG = 3 * 86_400
+"""A picture alone links posts at most this far apart (outlets and pools re-use pictures)."""
+MAX_EQUIVALENTS = 200
+"""Equivalent posts considered per post (the nearest in time), bounding popular pictures."""
+
+
+@dataclass(slots=True)
+class Post:
+    id: int
+    channel_id: str
+    date: int
+    text_key: str | None = None
+    media: tuple[str, ...] = ()
+    forward_channels: tuple[str, ...] = ()  # channels its forward name resolves to
+    is_forward: bool = False
+
+
+@dataclass(slots=True)
+class Carriage:
+    """Post `mirror_post` of one channel carries post `source_post` (None: named by a forward
+    only) of another, `lag` seconds later, by `method`."""
+
+    mirror_post: int
+    source_post: int | None
+    lag: int | None
+    method: str
+
+
+@dataclass
+class MirrorPair:
+    channel_id: str
+    source_id: str
+    carried: int
+    eligible: int
+    share: float
+    median_lag_s: int | None
+    lag_iqr_s: int | None
+    methods: dict[str, int]
+    since: int
+    until: int
+    network_id: str | None = None
+    carriages: list[Carriage] = field(default_factory=list, repr=False)
+
+
+def link_posts(
+    posts: Sequence[Post],
+    near_pairs: Iterable[tuple[int, int]] = (),
+    media_pairs: Iterable[tuple[str, str]] = (),
+) -> dict[tuple[str, str], list[Carriage]]:
+    """Carriages by (mirror channel, source channel) from every kind of evidence."""
+    by_id = {post.id: post for post in posts}
+    text_groups: dict[str, list[int]] = defaultdict(list)
+    media_groups: dict[str, list[int]] = defaultdict(list)
+    for post in posts:
+        if post.text_key is not None:
+            text_groups[post.text_key].append(post.id)
+        for sha in post.media:
+            media_groups[sha].append(post.id)
+    near: dict[int, list[int]] = defaultdict(list)
+    for a, b in near_pairs:
+        if a in by_id and b in by_id:
+            near[a].append(b)
+            near[b].append(a)
+    similar_media: dict[str, list[str]] = defaultdict(list)
+    for sha_a, sha_b in media_pairs:
+        similar_media[sha_a].append(sha_b)
+        similar_media[sha_b].append(sha_a)
+
+    links: dict[tuple[str, str], list[Carriage]] = defaultdict(list)
+    for post in posts:
+        text_side: set[int] = set(near.get(post.id, ()))
+        if post.text_key is not None:
+            text_side.update(text_groups[post.text_key])
+        media_side: set[int] = set()
+        for sha in post.media:
+            media_side.update(media_groups[sha])
+            for other in similar_media.get(sha, ()):
+                media_side.update(media_groups.get(other, ()))
+        chosen = _latest_per_channel(post, text_side, by_id)
+        for channel, earlier in _latest_per_channel(post, media_side, by_id).items():
+            # A picture alone counts only between posts whose texts do not disagree (one
+            # of them has none) and that are close in time.
+            if (post.text_key is None or earlier.text_key is None) and (
+                post.date - earlier.date <= MEDIA_MAX_LAG
+            ):
+                chosen.setdefault(channel, earlier)
+        method = "forward" if post.is_forward else None
+        for channel, earlier in chosen.items():
+            how = method or ("copy" if earlier.id in text_side else "media")
+            links[(post.channel_id, channel)].append(
+                Carriage(post.id, earlier.id, post.date - earlier.date, how)
+            )
+        for channel in post.forward_channels:
+            if channel != post.channel_id and channel not in chosen:
+                links[(post.channel_id, channel)].append(Carriage(post.id, None, None, "forward"))
+    return links
+
+
+def _latest_per_channel(post: Post, ids: set[int], by_id: dict[int, Post]) -> dict[str, Post]:
+    earlier = [
+        by_id[i]
+        for i in ids
+        if i != post.id and by_id[i].channel_id != post.channel_id and by_id[i].date <= post.date
+    ]
+    if len(earlier) > MAX_EQUIVALENTS:
+        earlier = sorted(earlier, key=lambda p: post.date - p.date)[:MAX_EQUIVALENTS]
+    best: dict[str, Post] = {}
+    for candidate in earlier:
+        known = best.get(candidate.channel_id)
+        if known is None or candidate.date > known.date:
+            best[candidate.channel_id] = candidate
+    return best
+
+
+def choose_sources(
+    links: dict[tuple[str, str], list[Carriage]],
+    dates: dict[int, int],
+    post_dates: dict[str, list[int]],
+) -> list[MirrorPair]:
+    """For each channel, the feeds it carries.
+
+    `dates`: post id -> date; `post_dates`: channel -> sorted dates of its posts.  Sources
+    are taken greedily by the number of the mirror's posts they explain.  Candidates that
+    explain (nearly) as many are tied, typically the outlet, a distributor re-posting part of
+    it and other mirrors; the tie goes to the most original candidate (fewest posts carried
+    from elsewhere) unless a more downstream one holds *all* the explained posts while
+    carrying only a share s of the upstream's: s ** n < ALPHA is too unlikely by chance, so
+    the mirror follows that one (the largest such s: the nearest to the top).
+    """
+    by_mirror: dict[str, dict[str, list[Carriage]]] = defaultdict(dict)
+    for (mirror, source), carriages in links.items():
+        by_mirror[mirror][source] = carriages
+    carried_posts: dict[str, set[int]] = defaultdict(set)
+    for (mirror, _), carriages in links.items():
+        carried_posts[mirror].update(c.mirror_post for c in carriages)
+    originality = {
+        channel: 1 - len(carried_posts.get(channel, ())) / max(1, len(dates_))
+        for channel, dates_ in post_dates.items()
+    }
+    pairs: list[MirrorPair] = []
+    for mirror, candidates in sorted(by_mirror.items()):
+        explained: set[int] = set()
+        floor = MIN_CARRIED
+        while True:
+            counts = {
+                source: len({c.mirror_post for c in carriages} - explained)
+                for source, carriages in candidates.items()
+            }
+            top = max(counts.values(), default=0)
+            if top < floor:
+                break
+            tied = sorted(source for source, n in counts.items() if n >= top * (1 - TIE))
+            source = _break_tie(tied, top, links, originality, dates, post_dates)
+            own = [c for c in candidates.pop(source) if c.mirror_post not in explained]
+            explained.update(c.mirror_post for c in own)
+            pairs.append(_pair(mirror, source, own, dates, post_dates.get(source, [])))
+            # A second feed must be a feed, not the first one's stragglers.
+            floor = max(MIN_CARRIED, int(SECOND_FEED * len(own)))
+    return pairs
+
+
+ALPHA = 0.05
+SECOND_FEED = 0.2
+
+
+def _break_tie(
+    tied: list[str],
+    n: int,
+    links: dict[tuple[str, str], list[Carriage]],
+    originality: dict[str, float],
+    dates: dict[int, int],
+    post_dates: dict[str, list[int]],
+) -> str:
+    if len(tied) == 1:
+        return tied[0]
+    upstream = max(tied, key=lambda channel: (originality.get(channel, 0.0), channel))
+    best, best_share = upstream, -1.0
+    upstream_dates = post_dates.get(upstream, [])
+    for candidate in tied:
+        carriages = links.get((candidate, upstream), [])
+        if candidate == upstream or not carriages:
+            continue
+        seen = sorted(dates[c.mirror_post] for c in carriages)
+        low = bisect_left(upstream_dates, seen[0] - 86_400)
+        high = bisect_right(upstream_dates, seen[-1])
+        share = len({c.source_post for c in carriages}) / max(1, high - low)
+        if share**n < ALPHA and share > best_share:
+            best, best_share = candidate, share
+    return best
+
+
+def _pair(
+    mirror: str,
+    source: str,
+    carriages: list[Carriage],
+    dates: dict[int, int],
+    source_dates: list[int],
+) -> MirrorPair:
+    lags = sorted(c.lag for c in carriages if c.lag is not None)
+    median_lag = int(statistics.median(lags)) if lags else 0
+    seen = sorted(dates[c.mirror_post] for c in carriages)
+    since, until = seen[0], seen[-1]
+    carried = len({c.source_post for c in carriages if c.source_post is not None})
+    # The source's posts published while the mirror was carrying it.
+    eligible = bisect_right(source_dates, until - median_lag) - bisect_left(
+        source_dates, since - median_lag
+    )
+    if not carried:  # named by forwards only: the source's posts are not in the store
+        carried = len(carriages)
+    return MirrorPair(
+        channel_id=mirror,
+        source_id=source,
+        carried=carried,
+        eligible=eligible,
+        share=round(min(1.0, carried / eligible), 4) if eligible else 0.0,
+        median_lag_s=median_lag if lags else None,
+        lag_iqr_s=int(_iqr(lags)) if len(lags) >= 4 else None,
+        methods=dict(Counter(c.method for c in carriages)),
+        since=since,
+        until=until,
+        carriages=carriages,
+    )
+
+
+def assign_networks(pairs: list[MirrorPair]) -> dict[str, list[str]]:
+    """Group mirror relations into networks: each is named after its root, the channel the
+    relations lead to that carries no one else's feed (the outlet)."""
+    parent = {pair.channel_id: pair.source_id for pair in sorted(pairs, key=lambda p: -p.carried)}
+
+    def root(channel: str) -> str:
+        seen = {channel}
+        while channel in parent and parent[channel] not in seen:
+            channel = parent[channel]
+            seen.add(channel)
+        return channel
+
+    networks: dict[str, list[str]] = defaultdict(list)
+    for pair in pairs:
+        pair.network_id = f"net:{root(pair.source_id)}"
+    for pair in pairs:
+        assert pair.network_id is not None
+        members = networks[pair.network_id]
+        for channel in (root(pair.source_id), pair.source_id, pair.channel_id):
+            if channel not in members:
+                members.append(channel)
+    return dict(networks)
+
+
+def _median(values: Iterable[int | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
+def _iqr(values: list[int]) -> float:
+    quartiles = statistics.quantiles(values, n=4)
+    return quartiles[2] - quartiles[0]

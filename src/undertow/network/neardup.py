@@ -1,0 +1,430 @@
+"""Near-duplicate message search by MinHash-LSH: the "copied text" evidence of copy mirrors.
+
+Signatures are cut into `bands` bands of `rows` values; messages that agree on a whole band
+are candidates, and candidates are verified by how many signature values they share (the
+estimated Jaccard similarity) and by how much of the shorter text lies in the longer one
+(estimated containment: a truncated copy is contained in its original).  Nothing is compared
+all-pairs.  Band keys live in sorted NumPy arrays searched for a whole batch at once; each
+added batch becomes a sorted segment and segments of similar size are merged, so adding stays
+cheap as the index grows.  The index is saved as plain `.npy` files plus a JSON description,
+never pickled, and can be opened memory-mapped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from undertow.network.minhash import I64, U32, U64, MinHasher, Signatures, fmix64
+
+FORMAT = "undertow.neardup"
+FORMAT_VERSION = 1
+META_FILE = "neardup.json"
+PAIR_DTYPE = np.dtype([("new", "<i8"), ("old", "<i8"), ("jaccard", "<f4"), ("containment", "<f4")])
+_ARRAYS = {"ids": np.int64, "values": np.uint32, "sizes": np.uint32, "keys": np.uint64,
+           "rows": np.uint32}  # fmt: skip
+_ODD = np.uint64(0xD6E8FEB86659FD93)
+_VERIFY_CHUNK = 1 << 17  # candidate pairs verified at once (bounds the gathered rows)
+
+
+class IndexFormatError(ValueError):
+    """A saved index that cannot be used: missing, damaged, or built with other parameters."""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexParams:
+    """What decides an index's contents; an index only accepts signatures of its own hasher.
+
+    The defaults come from measurements on the simulator (bench/neardup_lsh.py): 3-word
+    shingles, 64 permutations and 21 bands of 3 rows (an S-curve centred near Jaccard 0.36)
+    keep 96-97 % of copy pairs, truncated copies included, with few chance candidates."""
+
+    num_perm: int = 64
+    bands: int = 21
+    rows: int = 3
+    shingle: int = 3
+    unit: Literal["word", "char"] = "word"
+    seed: int = 1
+    min_chars: int = 20
+    max_chars: int = 20_000
+
+    def hasher(self) -> MinHasher:
+        return MinHasher(self.num_perm, self.shingle, self.seed, unit=self.unit,
+                         min_chars=self.min_chars, max_chars=self.max_chars)  # fmt: skip
+
+
+@dataclass(slots=True)
+class _Segment:
+    """One sorted run: its messages' ids, signatures and sizes, and (band key, row) pairs
+    sorted by key (rows ascending within a key)."""
+
+    ids: I64
+    values: U32
+    sizes: U32
+    keys: U64
+    rows: U32
+    name: str | None = None  # file stem once saved
+    folder: Path | None = None  # where it was saved or loaded from
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def build(cls, ids: I64, values: U32, sizes: U32, keys: U64) -> _Segment:
+        flat = keys.ravel()
+        order = np.argsort(flat, kind="stable")
+        rows = (order // keys.shape[1]).astype(np.uint32)
+        return cls(ids, values, sizes, flat[order], rows)
+
+    @classmethod
+    def merge(cls, a: _Segment, b: _Segment) -> _Segment:
+        keys = np.concatenate((a.keys, b.keys))
+        order = np.argsort(keys, kind="stable")  # two sorted runs: a linear merge
+        rows = np.concatenate((a.rows, b.rows + np.uint32(len(a))))
+        return cls(np.concatenate((a.ids, b.ids)), np.concatenate((a.values, b.values)),
+                   np.concatenate((a.sizes, b.sizes)), keys[order], rows[order])  # fmt: skip
+
+    def candidates(self, keys: U64, max_bucket: int) -> tuple[I64, I64]:
+        """(query row, segment row) for every band key of `keys` (n, bands) found here,
+        at most `max_bucket` (the earliest) per bucket; a pair may repeat across bands."""
+        flat = keys.ravel()
+        order = np.argsort(flat)  # sorted probes make searchsorted cache-friendly
+        probes = flat[order]
+        lo = np.searchsorted(self.keys, probes, side="left")
+        hi = np.searchsorted(self.keys, probes, side="right")
+        count = np.minimum(hi - lo, max_bucket)
+        total = int(count.sum())
+        first = np.cumsum(count) - count
+        where = np.repeat(lo - first, count) + np.arange(total)
+        query = np.repeat(order // keys.shape[1], count)
+        return query.astype(np.int64), self.rows[where].astype(np.int64)
+
+
+def band_keys(values: U32, bands: int, rows: int) -> U64:
+    """(n, bands) uint64 keys: a hash of each band's `rows` values, salted by band number."""
+    n = len(values)
+    parts = values[:, : bands * rows].reshape(n, bands, rows).astype(np.uint64)
+    keys = np.broadcast_to(fmix64(np.arange(1, bands + 1, dtype=np.uint64)), (n, bands))
+    for column in range(rows):
+        keys = keys * _ODD + parts[:, :, column]
+    return fmix64(keys)
+
+
+def _estimates(
+    values: U32, sizes: U32, query: I64, other: _Segment, rows: I64
+) -> tuple[np.ndarray[Any, np.dtype[np.float32]], np.ndarray[Any, np.dtype[np.float32]]]:
+    """Estimated Jaccard similarity and containment of the smaller text in the larger."""
+    jaccard = np.empty(len(query), dtype=np.float32)
+    for lo in range(0, len(query), _VERIFY_CHUNK):
+        q, r = query[lo : lo + _VERIFY_CHUNK], rows[lo : lo + _VERIFY_CHUNK]
+        jaccard[lo : lo + len(q)] = np.count_nonzero(values[q] == other.values[r], axis=1)
+    jaccard /= values.shape[1]
+    a, b = sizes[query].astype(np.float32), other.sizes[rows].astype(np.float32)
+    shared = jaccard * (a + b) / (1 + jaccard)
+    return jaccard, np.minimum(shared / np.minimum(a, b), np.float32(1))
+
+
+class NearDuplicateIndex:
+    """Incremental MinHash-LSH index over message signatures; ids are `messages.id`."""
+
+    def __init__(
+        self,
+        num_perm: int = 64,
+        bands: int = 21,
+        rows: int = 3,
+        *,
+        shingle: int = 3,
+        unit: Literal["word", "char"] = "word",
+        seed: int = 1,
+        min_chars: int = 20,
+        max_chars: int = 20_000,
+        max_bucket: int = 1000,
+    ) -> None:
+        if bands < 1 or rows < 1 or bands * rows > num_perm:
+            raise ValueError(f"need bands * rows <= num_perm, not {bands} x {rows} > {num_perm}")
+        if max_bucket < 1:
+            raise ValueError("max_bucket must be >= 1")
+        self.params = IndexParams(num_perm, bands, rows, shingle, unit, seed, min_chars, max_chars)
+        self.hasher = self.params.hasher()
+        # Boilerplate repeated millions of times would pair quadratically: a message pairs
+        # with at most this many (the earliest) others per band bucket and segment.
+        self.max_bucket = max_bucket
+        self._segments: list[_Segment] = []
+
+    def __len__(self) -> int:
+        return sum(len(segment) for segment in self._segments)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(getattr(s, f).nbytes for s in self._segments for f in _ARRAYS)
+
+    def signatures(self, texts: list[str]) -> Signatures:
+        return self.hasher.signatures(texts)
+
+    def _accept(self, ids: Any, sigs: Signatures) -> tuple[I64, Signatures, U64]:
+        """Checked ids and signatures, without rows that have no signature, and band keys."""
+        if not isinstance(sigs, Signatures) or sigs.family != self.hasher.family:
+            family = getattr(sigs, "family", type(sigs).__name__)
+            raise ValueError(f"signatures of {family!r}; this index takes {self.hasher.family!r}")
+        ids = np.asarray(ids)
+        if ids.ndim != 1 or len(ids) != len(sigs) or (len(ids) and ids.dtype.kind not in "iu"):
+            raise ValueError("ids must be a 1-D integer array, one per signature")
+        if sigs.values.shape != (len(sigs), self.params.num_perm):
+            raise ValueError(f"signature values must have shape (n, {self.params.num_perm})")
+        keep = sigs.has_signature
+        kept = sigs.take(keep)
+        values = np.ascontiguousarray(kept.values, dtype=np.uint32)
+        kept = Signatures(values, kept.sizes.astype(np.uint32), kept.family)
+        keys = band_keys(values, self.params.bands, self.params.rows)
+        return ids[keep].astype(np.int64), kept, keys
+
+    def add(self, ids: Any, sigs: Signatures) -> None:
+        """Index messages `ids` (rows without a signature are skipped)."""
+        ids, kept, keys = self._accept(ids, sigs)
+        if len(ids):
+            self._append(_Segment.build(ids, kept.values, kept.sizes, keys))
+
+    def query(self, sigs: Signatures, min_similarity: float = 0.0) -> list[I64]:
+        """Ids of indexed messages that share a band with each signature and agree on at least
+        `min_similarity` of its values (sorted; empty for rows without a signature)."""
+        rows = np.flatnonzero(sigs.has_signature)
+        _, kept, keys = self._accept(np.zeros(len(sigs), dtype=np.int64), sigs)
+        found: list[tuple[I64, I64]] = []
+        for segment in self._segments:
+            query, other, jaccard, _ = self._verified(kept, keys, segment)
+            keep = jaccard >= min_similarity
+            found.append((query[keep], segment.ids[other[keep]]))
+        out = [np.zeros(0, dtype=np.int64) for _ in range(len(sigs))]
+        if found:
+            query = np.concatenate([q for q, _ in found])
+            ids = np.concatenate([i for _, i in found])
+            order = np.lexsort((ids, query))
+            query, ids = query[order], ids[order]
+            bounds = np.searchsorted(query, np.arange(len(rows) + 1))
+            for at, row in enumerate(rows):
+                out[row] = np.unique(ids[bounds[at] : bounds[at + 1]])
+        return out
+
+    def add_and_pair(
+        self,
+        ids: Any,
+        sigs: Signatures,
+        min_similarity: float = 0.6,
+        *,
+        min_containment: float | None = 0.9,
+        containment_floor: float = 0.3,
+    ) -> np.ndarray[Any, np.dtype[np.void]]:
+        """Add messages and return their near-duplicate pairs (PAIR_DTYPE: new id, old id,
+        estimated Jaccard, estimated containment) with messages added before and with each
+        other (`old` earlier in the batch), each unordered pair once.
+
+        A candidate pair is kept when its estimated Jaccard is >= `min_similarity`, or when
+        the shorter text is >= `min_containment` inside the longer one and their Jaccard is
+        still >= `containment_floor` (a truncated copy)."""
+        ids, kept, keys = self._accept(ids, sigs)
+        if not len(ids):
+            return np.zeros(0, dtype=PAIR_DTYPE)
+        batch = _Segment.build(ids, kept.values, kept.sizes, keys)
+        parts = []
+        for segment in [*self._segments, batch]:
+            query, other, jaccard, containment = self._verified(kept, keys, segment)
+            keep = jaccard >= min_similarity
+            if min_containment is not None:
+                keep |= (containment >= min_containment) & (jaccard >= containment_floor)
+            if segment is batch:
+                keep &= other < query
+            pairs = np.zeros(int(keep.sum()), dtype=PAIR_DTYPE)
+            pairs["new"], pairs["old"] = ids[query[keep]], segment.ids[other[keep]]
+            pairs["jaccard"], pairs["containment"] = jaccard[keep], containment[keep]
+            parts.append(pairs[pairs["new"] != pairs["old"]])
+        self._append(batch)
+        pairs = np.concatenate(parts)
+        return pairs[np.lexsort((pairs["old"], pairs["new"]))]
+
+    def _verified(
+        self, kept: Signatures, keys: U64, segment: _Segment
+    ) -> tuple[I64, I64, np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """Distinct candidate (query row, segment row) pairs with their estimates."""
+        query, other = segment.candidates(keys, self.max_bucket)
+        if len(query):
+            pair = np.sort(query * len(segment) + other)  # sort-based unique: much faster
+            fresh = np.ones(len(pair), dtype=bool)
+            fresh[1:] = pair[1:] != pair[:-1]
+            pair = pair[fresh]
+            query, other = pair // len(segment), pair % len(segment)
+        jaccard, containment = _estimates(kept.values, kept.sizes, query, segment, other)
+        return query, other, jaccard, containment
+
+    def _append(self, segment: _Segment) -> None:
+        self._segments.append(segment)
+        # Keep segment sizes geometric (each >= 4x the next): O(log n) segments to search,
+        # and every message is re-merged O(log n) times.
+        while len(self._segments) > 1 and len(self._segments[-2]) < 4 * len(self._segments[-1]):
+            last = self._segments.pop()
+            self._segments[-1] = _Segment.merge(self._segments[-1], last)
+
+    def compact(self) -> None:
+        """Merge all segments into one (fastest to search; rewrites everything on save)."""
+        while len(self._segments) > 1:
+            last = self._segments.pop()
+            self._segments[-1] = _Segment.merge(self._segments[-1], last)
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def save(self, folder: Path) -> None:
+        """Write the index to `folder` (created; an earlier index there is replaced).
+
+        Segments already saved in `folder` are kept as they are, so saving after adding a
+        batch writes only the new and merged segments.  The JSON file is written last and
+        atomically, then files it no longer names are removed."""
+        folder = Path(folder)
+        meta_path = folder / META_FILE
+        if folder.exists() and any(folder.iterdir()) and not meta_path.exists():
+            raise IndexFormatError(f"{folder} is not empty and holds no near-duplicate index")
+        folder.mkdir(parents=True, exist_ok=True)
+        here = folder.resolve()
+        listed: list[dict[str, Any]] = []
+        for segment in self._segments:
+            if (
+                segment.folder != here
+                or segment.name is None
+                or not _complete(folder, segment.name)
+            ):
+                name = f"seg-{uuid.uuid4().hex[:16]}"
+                for field, dtype in _ARRAYS.items():
+                    _write_array(folder / f"{name}.{field}.npy", getattr(segment, field), dtype)
+                segment.name, segment.folder = name, here
+            listed.append({"name": segment.name, "count": len(segment)})
+        meta = {"format": FORMAT, "version": FORMAT_VERSION, "family": self.hasher.family,
+                "params": asdict(self.params), "count": len(self), "segments": listed}  # fmt: skip
+        tmp = folder / f".{META_FILE}.tmp"
+        tmp.write_text(json.dumps(meta, indent=2) + "\n")
+        os.replace(tmp, meta_path)
+        names = {entry["name"] for entry in listed}
+        for path in folder.glob("seg-*.npy"):
+            if path.name.split(".")[0] not in names:
+                path.unlink()
+
+    @classmethod
+    def load(
+        cls,
+        folder: Path,
+        *,
+        expect: IndexParams | None = None,
+        mmap: bool = False,
+        max_bucket: int = 1000,
+    ) -> NearDuplicateIndex:
+        """The index saved in `folder`; IndexFormatError if it is missing or damaged, or its
+        parameters differ from `expect`.  `mmap` maps the arrays instead of reading them."""
+        folder = Path(folder)
+        meta = _read_meta(folder)
+        params = _params(folder, meta)
+        if expect is not None and expect != params:
+            differ = [f.name for f in fields(IndexParams)
+                      if getattr(expect, f.name) != getattr(params, f.name)]  # fmt: skip
+            raise IndexFormatError(
+                f"{folder}: index built with other parameters ({', '.join(differ)}): "
+                f"saved {asdict(params)}, expected {asdict(expect)}; rebuild it or load it as is"
+            )
+        index = cls(**asdict(params), max_bucket=max_bucket)
+        if meta.get("family") != index.hasher.family:
+            raise IndexFormatError(
+                f"{folder}: signatures are {meta.get('family')!r} but this version of Undertow "
+                f"computes {index.hasher.family!r}; rebuild the index"
+            )
+        here = folder.resolve()
+        for entry in _list(meta.get("segments"), folder):
+            segment = _load_segment(folder, entry, params, mmap)
+            segment.name, segment.folder = entry["name"], here
+            index._segments.append(segment)
+        if len(index) != meta.get("count"):
+            raise IndexFormatError(
+                f"{folder}: segments hold {len(index)} messages, not {meta.get('count')}"
+            )
+        return index
+
+
+def _complete(folder: Path, name: str) -> bool:
+    return all((folder / f"{name}.{field}.npy").is_file() for field in _ARRAYS)
+
+
+def _write_array(path: Path, array: np.ndarray[Any, Any], dtype: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("wb") as out:
+        np.save(out, np.ascontiguousarray(array, dtype=dtype), allow_pickle=False)
+    os.replace(tmp, path)
+
+
+def _read_meta(folder: Path) -> dict[str, Any]:
+    path = folder / META_FILE
+    if not path.is_file():
+        raise IndexFormatError(f"{folder} holds no near-duplicate index ({META_FILE} is missing)")
+    try:
+        meta = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise IndexFormatError(f"{path} is not valid JSON: {error}") from error
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise IndexFormatError(f"{path} does not describe a {FORMAT} index")
+    if meta.get("version") != FORMAT_VERSION:
+        raise IndexFormatError(
+            f"{folder}: index format version {meta.get('version')!r}, this version of Undertow "
+            f"reads version {FORMAT_VERSION}; rebuild the index"
+        )
+    return meta
+
+
+def _params(folder: Path, meta: dict[str, Any]) -> IndexParams:
+    stored = meta.get("params")
+    names = {f.name for f in fields(IndexParams)}
+    if not isinstance(stored, dict) or set(stored) != names:
+        raise IndexFormatError(
+            f"{folder}: {META_FILE} must list exactly the parameters {sorted(names)}"
+        )
+    try:
+        params = IndexParams(**stored)
+        params.hasher()
+        NearDuplicateIndex(**asdict(params))
+    except (TypeError, ValueError) as error:
+        raise IndexFormatError(f"{folder}: invalid parameters {stored}: {error}") from error
+    return params
+
+
+def _list(segments: Any, folder: Path) -> Iterator[dict[str, Any]]:
+    if not isinstance(segments, list):
+        raise IndexFormatError(f"{folder}: {META_FILE} has no segment list")
+    for entry in segments:
+        if not (isinstance(entry, dict) and isinstance(entry.get("name"), str)
+                and entry["name"].startswith("seg-") and entry["name"].isascii()
+                and "/" not in entry["name"] and isinstance(entry.get("count"), int)):  # fmt: skip
+            raise IndexFormatError(f"{folder}: bad segment entry {entry!r} in {META_FILE}")
+        yield entry
+
+
+def _load_segment(folder: Path, entry: dict[str, Any], params: IndexParams, mmap: bool) -> _Segment:
+    n, name = entry["count"], entry["name"]
+    shapes = {"ids": (n,), "values": (n, params.num_perm), "sizes": (n,),
+              "keys": (n * params.bands,), "rows": (n * params.bands,)}  # fmt: skip
+    arrays: dict[str, np.ndarray[Any, Any]] = {}
+    for field, dtype in _ARRAYS.items():
+        path = folder / f"{name}.{field}.npy"
+        try:
+            array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as error:
+            raise IndexFormatError(f"{folder}: cannot read {path.name}: {error}") from error
+        if array.dtype != np.dtype(dtype) or array.shape != shapes[field]:
+            raise IndexFormatError(
+                f"{folder}: {path.name} is {array.dtype}{array.shape}, expected "
+                f"{np.dtype(dtype)}{shapes[field]}: the index is damaged or was altered"
+            )
+        arrays[field] = array
+    keys, rows = arrays["keys"], arrays["rows"]
+    if len(keys) and (np.any(keys[1:] < keys[:-1]) or int(rows.max()) >= n):
+        raise IndexFormatError(f"{folder}: segment {name} is not a valid sorted index")
+    return _Segment(arrays["ids"], arrays["values"], arrays["sizes"], keys, rows)

@@ -1,0 +1,264 @@
+"""Stage: network intelligence over the whole store (mirrors, networks, rebrands).
+
+1. Near-duplicate text: messages after the `network.neardup` watermark are signed and added
+   to the MinHash-LSH index kept in `<data dir>/index/neardup/`; their pairs with everything
+   before go to `text_copies` (incremental).
+2. Mirrors: every message's equivalents in other channels (identical or near-identical
+   text, forwards resolved by title at the time, the same or near-identical picture) give
+   carriages; each channel's sources are chosen (`network.mirrors`) and grouped into
+   networks named after their root.  `mirror_pairs` and `networks` are rebuilt each run: a
+   relation is a property of whole timelines, and this pass is linear in the messages.
+3. Rebrands: every title change with the content before and after (`network.rebrands`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import sqlalchemy as sa
+
+from undertow.network.minhash import clean_text
+from undertow.network.mirrors import (
+    MirrorPair,
+    Post,
+    assign_networks,
+    choose_sources,
+    link_posts,
+)
+from undertow.network.neardup import IndexFormatError, NearDuplicateIndex
+from undertow.network.rebrands import Rebrand, find_rebrands
+from undertow.network.titles import TitleIndex
+from undertow.settings import Settings
+from undertow.stages.watermarks import get_watermark, set_watermark
+from undertow.store import Store, schema
+from undertow.store.bulk import BulkStatement, dialect_insert
+
+NEARDUP_STAGE = "network.neardup"
+BATCH = 20_000
+MIN_SIMILARITY = 0.6
+MIN_KEY_CHARS = 20
+REBRAND_LEAD = 7 * 86_400
+
+
+@dataclass
+class NetworkReport:
+    new_messages: int = 0
+    text_pairs: int = 0
+    mirror_pairs: int = 0
+    networks: int = 0
+    rebrands: int = 0
+
+
+def analyse_network(
+    store: Store, settings: Settings, *, progress: Callable[[int], None] | None = None
+) -> NetworkReport:
+    report = NetworkReport()
+    report.new_messages, report.text_pairs = _near_duplicates(store, settings, progress)
+    with store.engine.begin() as conn:
+        rebrands = find_rebrands(conn)
+        report.rebrands = len(rebrands)
+        pairs, networks = _mirrors(conn, rebrands)
+        report.mirror_pairs, report.networks = len(pairs), len(networks)
+        conn.execute(schema.rebrands.delete())
+        if rebrands:
+            conn.execute(
+                schema.rebrands.insert(),
+                [
+                    {
+                        "channel_id": r.channel_id,
+                        "at": r.at,
+                        "from_title": r.from_title,
+                        "to_title": r.to_title,
+                        "message_id": r.message_id,
+                        "kind": r.kind,
+                        "evidence": r.evidence,
+                    }
+                    for r in rebrands
+                ],
+            )
+    return report
+
+
+def _index_folder(settings: Settings) -> Path:
+    return settings.data_dir / "index" / "neardup"
+
+
+def _near_duplicates(
+    store: Store, settings: Settings, progress: Callable[[int], None] | None
+) -> tuple[int, int]:
+    folder = _index_folder(settings)
+    with store.engine.connect() as conn:
+        low = get_watermark(conn, NEARDUP_STAGE)
+    index = NearDuplicateIndex()
+    if low and (folder / "neardup.json").exists():
+        try:
+            index = NearDuplicateIndex.load(folder, expect=index.params)
+        except IndexFormatError:
+            low = 0  # rebuild from scratch: the pairs are upserts, nothing is lost
+    elif folder.exists():
+        shutil.rmtree(folder)
+        low = 0
+    m = schema.messages
+    added = pairs_found = 0
+    while True:
+        with store.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(m.c.id, m.c.text)
+                .where(m.c.id > low, m.c.kind == "message")
+                .order_by(m.c.id)
+                .limit(BATCH)
+            ).all()
+        if not rows:
+            break
+        ids = np.array([row.id for row in rows], dtype=np.int64)
+        pairs = index.add_and_pair(ids, index.signatures([row.text or "" for row in rows]))
+        with store.engine.begin() as conn:
+            _write_copies(conn, pairs)
+            index.save(folder)
+            set_watermark(conn, NEARDUP_STAGE, int(ids[-1]))
+        low = int(ids[-1])
+        added += len(rows)
+        pairs_found += len(pairs)
+        if progress is not None:
+            progress(len(rows))
+    return added, pairs_found
+
+
+def _write_copies(conn: sa.Connection, pairs: np.ndarray) -> None:
+    if not len(pairs):
+        return
+
+    def build() -> sa.Insert:
+        insert = dialect_insert(conn.dialect.name, schema.text_copies)
+        return insert.on_conflict_do_nothing(index_elements=["id_a", "id_b"])  # type: ignore[no-any-return]
+
+    rows = [
+        (int(new), int(old), round(float(max(jaccard, containment)), 4))
+        for new, old, jaccard, containment in pairs.tolist()
+    ]
+    BulkStatement(conn, "text_copies", build, ("id_a", "id_b", "similarity")).run(rows)
+
+
+def _text_key(text: str) -> str | None:
+    cleaned = clean_text(text)
+    if len(cleaned) < MIN_KEY_CHARS:
+        return None
+    return hashlib.blake2b(cleaned.encode(), digest_size=12).hexdigest()
+
+
+def _mirrors(
+    conn: sa.Connection, rebrands: list[Rebrand]
+) -> tuple[list[MirrorPair], dict[str, list[str]]]:
+    titles = TitleIndex.load(conn)
+    m, mm = schema.messages, schema.message_media
+    media: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for channel_id, message_id, sha in conn.execute(
+        sa.select(mm.c.channel_id, mm.c.message_id, mm.c.sha256).where(mm.c.sha256.is_not(None))
+    ):
+        media[(channel_id, message_id)].append(sha)
+    posts: list[Post] = []
+    resolved: dict[tuple[str, int], tuple[str, ...]] = {}
+    for row in conn.execute(
+        sa.select(m.c.id, m.c.channel_id, m.c.message_id, m.c.date, m.c.text, m.c.forwarded_from)
+        .where(m.c.kind == "message")
+        .order_by(m.c.id)
+    ):
+        forward: tuple[str, ...] = ()
+        if row.forwarded_from:
+            # Titles are resolved per day: forwards of one source on one day share the answer.
+            key = (row.forwarded_from, row.date // 86_400)
+            if key not in resolved:
+                resolved[key] = tuple(titles.candidates(row.forwarded_from, row.date)[:1])
+            forward = resolved[key]
+        posts.append(
+            Post(
+                row.id,
+                row.channel_id,
+                row.date,
+                _text_key(row.text or ""),
+                tuple(media.get((row.channel_id, row.message_id), ())),
+                forward,
+                bool(row.forwarded_from),
+            )
+        )
+    near = conn.execute(sa.select(schema.text_copies.c.id_a, schema.text_copies.c.id_b)).all()
+    similar = conn.execute(
+        sa.select(schema.media_matches.c.sha256_a, schema.media_matches.c.sha256_b)
+    ).all()
+    links = link_posts(posts, [tuple(r) for r in near], [tuple(r) for r in similar])
+    dates = {post.id: post.date for post in posts}
+    post_dates: dict[str, list[int]] = defaultdict(list)
+    for post in sorted(posts, key=lambda p: p.date):
+        post_dates[post.channel_id].append(post.date)
+    pairs = choose_sources(links, dates, post_dates)
+    _since_rebrand(pairs, rebrands)
+    networks = assign_networks(pairs)
+    _write_mirrors(conn, pairs, networks)
+    return pairs, networks
+
+
+def _since_rebrand(pairs: list[MirrorPair], rebrands: list[Rebrand]) -> None:
+    """A channel that starts carrying a feed within days of taking a new name is a mirror
+    since the rebrand: that is when it became one, even if the first copy came later."""
+    by_channel: dict[str, list[int]] = defaultdict(list)
+    for rebrand in rebrands:
+        by_channel[rebrand.channel_id].append(rebrand.at)
+    for pair in pairs:
+        recent = [
+            at for at in by_channel.get(pair.channel_id, ()) if 0 <= pair.since - at <= REBRAND_LEAD
+        ]
+        if recent:
+            pair.since = max(recent)
+
+
+def _write_mirrors(
+    conn: sa.Connection, pairs: list[MirrorPair], networks: dict[str, list[str]]
+) -> None:
+    conn.execute(schema.mirror_pairs.delete())
+    conn.execute(schema.networks.delete())
+    if pairs:
+        conn.execute(
+            schema.mirror_pairs.insert(),
+            [
+                {
+                    "channel_id": p.channel_id,
+                    "source_id": p.source_id,
+                    "carried": p.carried,
+                    "eligible": p.eligible,
+                    "share": p.share,
+                    "median_lag_s": p.median_lag_s,
+                    "lag_iqr_s": p.lag_iqr_s,
+                    "methods": p.methods,
+                    "since": p.since,
+                    "until": p.until,
+                    "network_id": p.network_id,
+                }
+                for p in pairs
+            ],
+        )
+    if not networks:
+        return
+    f = schema.text_features
+    scores = dict(
+        conn.execute(
+            sa.select(f.c.channel_id, sa.func.avg(f.c.propaganda)).group_by(f.c.channel_id)
+        ).all()
+    )
+    conn.execute(
+        schema.networks.insert(),
+        [
+            {
+                "network_id": network_id,
+                "root_id": members[0],
+                "channels": members,
+                "propaganda": scores.get(members[0]),
+            }
+            for network_id, members in networks.items()
+        ],
+    )

@@ -1,0 +1,97 @@
+"""Mirrors, networks and rebrands from `undertow run`, checked against the simulator's truth
+on several seeds (nothing may be tuned to one world)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from undertow.exchange.network_export import iter_migrations, iter_mirrors, iter_rebrands
+from undertow.ingest import ingest_paths
+from undertow.settings import load_settings, sqlite_url
+from undertow.simulate import simulate_world
+from undertow.stages.run import run_stages
+from undertow.store import open_store
+
+DAY = 86_400
+
+
+def ts(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+@pytest.fixture(scope="module", params=[8, 21, 33])
+def analysed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    folder = tmp_path_factory.mktemp(f"world-{request.param}")
+    simulate_world(folder / "world", seed=request.param, scale=1)
+    settings = load_settings(sqlite_url(folder / "u.db"), folder / "data")
+    store = open_store(settings.db_url)
+    ingest_paths(store, settings, [folder / "world" / "exports"])
+    report = run_stages(store, settings, workers=1)
+    truth = json.loads((folder / "world" / "truth.json").read_text())
+    result = (
+        truth,
+        report,
+        list(iter_mirrors(store)),
+        list(iter_rebrands(store)),
+        list(iter_migrations(store)),
+    )
+    store.close()
+    return result
+
+
+def test_mirrors_of_the_outlet_are_found_exactly(analysed: Any) -> None:
+    truth, _, mirrors, _, _ = analysed
+    roles = {c["channel_id"]: c["role"] for c in truth["channels"]}
+    outlet = next(c for c, role in roles.items() if role == "outlet")
+    expected = {m["channel_id"] for m in truth["mirrors"] if m["source_id"] == outlet}
+    found = {m["channel_id"] for m in mirrors if m["source_id"] == outlet}
+    assert found <= expected, f"wrong mirrors of the outlet: {[roles[c] for c in found - expected]}"
+    assert len(found & expected) >= 0.95 * len(expected)
+
+
+def test_all_mirror_relations_mostly_right_and_benign_kept_apart(analysed: Any) -> None:
+    truth, _, mirrors, _, _ = analysed
+    expected = {(m["channel_id"], m["source_id"]) for m in truth["mirrors"]}
+    found = {(m["channel_id"], m["source_id"]) for m in mirrors}
+    assert len(found & expected) >= 0.9 * len(expected)
+    assert len(found & expected) >= 0.9 * len(found)
+    roles = {c["channel_id"]: c["role"] for c in truth["channels"]}
+    outlet = next(c for c, role in roles.items() if role == "outlet")
+    in_outlet_network = {m["channel_id"] for m in mirrors if m["network_id"] == f"net:{outlet}"}
+    assert not {c for c in in_outlet_network if roles[c].startswith("benign")}
+    assert not {c for c in in_outlet_network if roles[c] in {"news", "research"}}
+    for row in mirrors:
+        assert 0 < row["share"] <= 1 and row["methods"] and row["since"] <= row["until"]
+
+
+def test_the_rebranded_sleeper_is_a_mirror_since_its_rebrand(analysed: Any) -> None:
+    truth, _, mirrors, _, _ = analysed
+    sleeper = next(r for r in truth["rebrands"] if r["kind"] == "sleeper")
+    (row,) = [m for m in mirrors if m["channel_id"] == sleeper["channel_id"]]
+    assert abs(ts(row["since"]) - ts(sleeper["at"])) <= DAY
+
+
+def test_every_rebrand_is_found_on_time_and_sleepers_are_marked(analysed: Any) -> None:
+    truth, _, _, rebrands, _ = analysed
+    found = {(r["channel_id"], r["to_title"]): r for r in rebrands}
+    for event in truth["rebrands"]:
+        row = found[(event["channel_id"], event["to_title"])]
+        assert row["from_title"] == event["from_title"]
+        assert abs(ts(row["at"]) - ts(event["at"])) <= DAY
+        assert (row["kind"] == "sleeper") == (event["kind"] == "sleeper")
+        assert row["evidence"]["summary"]
+
+
+def test_migration_map_lists_every_destination_of_a_network_move(analysed: Any) -> None:
+    truth, _, _, _, migrations = analysed
+    found = {(m["channel_id"], m["message_id"]) for m in migrations}
+    moves = [m for m in truth["migrations"] if m["platform"] != "website"]
+    assert all((m["channel_id"], m["message_id"]) in found for m in moves)
+    shared = [m for m in migrations if m["channels"] > 1]
+    assert shared, "a network move posts one destination from several channels"
+    for row in migrations:
+        assert row["first_seen"] <= row["date"]

@@ -167,7 +167,7 @@ class ChannelContext:
     @property
     def title_weight(self) -> float:
         """Strongest indicator in the channel's titles (now or before) or bio; 0 if none."""
-        return max((hit.rule.weight for hit in self.hits), default=0.0)
+        return max([hit.rule.weight for hit in self.hits], default=0.0) if self.hits else 0.0
 
     @property
     def marked_share(self) -> float:

@@ -56,22 +56,32 @@ def _logit(p: float) -> float:
 def features(item: TextItem) -> list[float]:
     """The combiner's inputs for one enriched message, in `FEATURES` order."""
     best = {"text": 0.0, "hashtag": 0.0, "forward": 0.0, "url": 0.0}
+    channel = item.channel
+    context = (
+        [
+            channel.title_weight,
+            channel.marked_share,
+            _logit(channel.classifier_mean) if channel.messages else 0.0,
+        ]
+        if channel
+        else [0.0, 0.0, 0.0]
+    )
+    classifier = _logit(item.classifier if item.classifier is not None else 0.5)
+    if not item.hits:
+        return [classifier, 0.0, 0.0, 0.0, 0.0, 0.0, *context]
     for hit in item.hits:
         scope = hit.scope if hit.field != "forwarded_from" else "forward"
         if scope in best and hit.rule.weight > best[scope]:
             best[scope] = hit.rule.weight
     rules = len({hit.rule.id for hit in item.hits if hit.field != "forwarded_from"})
-    channel = item.channel
     return [
-        _logit(item.classifier if item.classifier is not None else 0.5),
+        classifier,
         max(best["text"], best["hashtag"]),
         best["hashtag"],
         min(rules, 3) / 3,
         best["forward"],
         best["url"],
-        channel.title_weight if channel else 0.0,
-        channel.marked_share if channel else 0.0,
-        _logit(channel.classifier_mean) if channel and channel.messages else 0.0,
+        *context,
     ]
 
 

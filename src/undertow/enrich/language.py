@@ -12,14 +12,17 @@ import re
 import pycld2
 
 _URLS_AND_HANDLES = re.compile(r"https?://\S+|\bt\.me/\S+|[@#][\w.]+")
+_MAYBE_URL_OR_HANDLE = re.compile(r"[/@#]")
 # CLD2 rejects control characters other than whitespace, and bytes that are not UTF-8.
-_CONTROL = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127], " ")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MIN_LETTERS = 8
 
 
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code (e.g. "ar", "en", "fr") of `text`, or None when it cannot be told."""
-    words = _URLS_AND_HANDLES.sub(" ", text).translate(_CONTROL)
+    words = _URLS_AND_HANDLES.sub(" ", text) if _MAYBE_URL_OR_HANDLE.search(text) else text
+    if _CONTROL.search(words):
+        words = _CONTROL.sub(" ", words)
     if sum(map(str.isalpha, words[:400])) < MIN_LETTERS:
         return None
     try:

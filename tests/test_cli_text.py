@@ -67,3 +67,22 @@ def test_run_then_export_links(tmp_path: Path) -> None:
     assert (1, "telegram", "https://t.me/example_backup") in got
     assert (1, "tamtam", "https://tt.me/room42") in got  # tamtam.chat and tt.me are one
     assert any(m == 2 and p == "matrix" for m, p, _ in got)
+
+
+def test_network_exports_from_the_command_line(tmp_path: Path) -> None:
+    import networkx as nx
+
+    db = f"sqlite:///{tmp_path / 'u.db'}"
+    assert invoke("--db", db, "simulate", str(tmp_path / "w"), "--seed", "4")[0] == 0
+    assert invoke("--db", db, "ingest", str(tmp_path / "w" / "exports"))[0] == 0
+    code, out, _ = invoke("--db", db, "run", "--workers", "1")
+    assert code == 0 and "mirror relation(s)" in out
+    for kind in ("mirrors", "rebrands", "migrations"):
+        code, out, _ = invoke("--db", db, "export", kind)
+        assert code == 0 and out.strip(), kind
+        json.loads(out.splitlines()[0])
+    graph = tmp_path / "g.graphml"
+    code, _, _ = invoke("--db", db, "export", "graph", "--format", "graphml", "--out", str(graph))
+    assert code == 0 and nx.read_graphml(graph).number_of_edges() > 10
+    code, _, err = invoke("--db", db, "export", "graph", "--format", "dot")
+    assert code == 2 and "unknown format" in err

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from undertow.cli.common import FormatOption, OutOption, err, open_store_or_exit, state
+from undertow.exchange.graph_export import GRAPH_FORMATS, write_graph
 from undertow.exchange.network_export import (
     MIGRATION_FIELDS,
     MIRROR_FIELDS,
@@ -99,3 +101,24 @@ def export_rebrands(fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
 def export_migrations(fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
     """Links to other platforms and backups: who points where, when, first seen, by how many."""
     _export("migrations", fmt, out)
+
+
+@export_app.command("graph")
+def export_graph(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="gexf or graphml.")] = "gexf",
+    out: OutOption = None,
+) -> None:
+    """The channel graph (forward, copy, media, mention/link, lineage, migration edges;
+    hubs, communities, accounts) for Gephi or networkx."""
+    if fmt not in GRAPH_FORMATS:
+        err.print(f"[red]error:[/red] unknown format {fmt!r}; choose one of gexf, graphml")
+        raise typer.Exit(2)
+    store = open_store_or_exit(state.settings())
+    try:
+        summary = write_graph(store, fmt, out if out is not None else sys.stdout.buffer)
+    finally:
+        store.close()
+    if out is not None and not state.quiet:
+        nodes = sum(summary["nodes"].values())
+        edges = sum(summary["edges"].values())
+        err.print(f"wrote a graph of {nodes} nodes and {edges} edges to {out}")

@@ -92,6 +92,8 @@ def test_metadata_records_data_threshold_calibration_and_metrics(model: TextMode
     assert meta["training"]["grouped"] is True
     assert meta["metrics"]["f1"] > 0.9 and meta["metrics"]["roc_auc"] > 0.9
     assert model.labels == ("other", "propaganda")
+    assert meta["format_version"] == 1 and meta["features"]["bits"] == 16
+    assert meta["calibration"]["method"] == "platt" and meta["calibration"]["slope"] > 0
 
 
 def test_save_load_round_trip_gives_identical_probabilities(
@@ -199,6 +201,7 @@ def test_normalisation_removes_evasions_links_and_accounts(model: TextModel) -> 
     assert score("Nаshir: market bridge report") == pytest.approx(score(plain))  # Cyrillic а
     assert score("Na\u200bshir: market bridge report") == pytest.approx(score(plain))
     assert score(f"RT @someone: {plain} https://t.co/abc @other") == pytest.approx(score(plain))
+    assert score(f"rt {plain}") != pytest.approx(score(plain))  # "RT" alone is a word
     assert score("دولة") == pytest.approx(score("دوله"))  # ta marbuta unified
 
 
@@ -250,6 +253,8 @@ def test_bad_training_input_is_refused() -> None:
         train(texts, [True] * 40)
     with pytest.raises(ModelError, match="40 texts but 39 groups"):
         train(texts, labels, groups=groups[:-1])
+    with pytest.raises(ModelError, match="booleans or 0/1"):
+        train(texts, ["0", "1"] * 20)
     with pytest.raises(ModelError, match="unknown training option"):
         train(texts, labels, colour="red")
     with pytest.raises(ModelError, match="hash bits"):

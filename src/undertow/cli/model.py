@@ -13,6 +13,7 @@ from typing import Annotated, Any, NoReturn
 
 import numpy as np
 import typer
+from rich.markup import escape
 
 from undertow.cli.common import err, note
 from undertow.enrich.classifier import (
@@ -287,7 +288,8 @@ def _train_options(
 
 
 def _fail(message: str) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}")
+    # Messages quote file contents, which must not be read as Rich markup.
+    err.print(f"[red]error:[/red] {escape(message)}")
     raise typer.Exit(1)
 
 

@@ -91,7 +91,7 @@ class FeatureParams:
 _URL = re.compile(r"(?:https?://|www\.)[^\s\x00]+")
 _MENTION = re.compile(r"@\w+")
 # A leading retweet marker says how a text was shared, not what it says.
-_RETWEET = re.compile(r"\x00 ?rt\s+(?:@\w+\s*)?:?")
+_RETWEET = re.compile(r"\x00\s*rt\s*@\w+\s*:?")
 
 
 @cache
@@ -297,7 +297,15 @@ class TextModel:
     @property
     def metadata(self) -> dict[str, Any]:
         """Everything model.json holds (a copy)."""
-        return json.loads(json.dumps(self._metadata))  # type: ignore[no-any-return]
+        metadata = {
+            **self._metadata,
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "features": asdict(self.params) | {"normalisation": NORMALISATION},
+            "bias": self._bias,
+            "calibration": {"method": "platt", **asdict(self.calibration)},
+        }
+        return json.loads(json.dumps(metadata))  # type: ignore[no-any-return]
 
     @property
     def threshold(self) -> float:
@@ -333,26 +341,21 @@ class TextModel:
         """Write the model as a zip of model.json and two .npy arrays (docs/model.md)."""
         path = Path(path)
         nonzero = np.flatnonzero(self._weights).astype(np.uint32)
-        metadata = {
-            **self._metadata,
-            "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
-            "features": asdict(self.params) | {"normalisation": NORMALISATION},
-            "bias": self._bias,
-            "calibration": {"method": "platt", **asdict(self.calibration)},
+        members = {
+            "model.json": (json.dumps(self.metadata, indent=2, sort_keys=True) + "\n").encode(),
+            "weight_index.npy": _npy(nonzero),
+            "weight_value.npy": _npy(self._weights[nonzero]),
         }
         tmp = path.with_name(path.name + ".tmp")
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            members = {
-                "model.json": (json.dumps(metadata, indent=2, sort_keys=True) + "\n").encode(),
-                "weight_index.npy": _npy(nonzero),
-                "weight_value.npy": _npy(self._weights[nonzero]),
-            }
-            for name, content in members.items():
-                # A fixed date keeps the bytes reproducible: only model.json's "created" varies.
-                info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-                archive.writestr(info, content, compress_type=zipfile.ZIP_DEFLATED)
-        tmp.replace(path)
+        try:
+            with zipfile.ZipFile(tmp, "w") as archive:
+                for name, content in members.items():
+                    # A fixed date keeps the bytes reproducible: only "created" varies.
+                    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+                    archive.writestr(info, content, compress_type=zipfile.ZIP_DEFLATED)
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return path
 
     @classmethod
@@ -380,8 +383,10 @@ class TextModel:
                 Calibration(float(calibration["slope"]), float(calibration["intercept"])),
                 metadata,
             )
-            model.threshold  # noqa: B018  (fails early on a missing threshold)
-            model.labels  # noqa: B018
+            numbers = (model._bias, *asdict(model.calibration).values(), model.threshold)
+            if not all(math.isfinite(number) for number in numbers):
+                raise ModelError("bias, calibration or threshold is not a finite number")
+            model.labels  # noqa: B018  (fails early on missing labels)
         except ModelError as exc:
             raise ModelError(f"{path}: {exc}") from exc
         except FileNotFoundError:
@@ -424,6 +429,10 @@ def _check_version(metadata: Mapping[str, Any]) -> None:
             f"model format version {version!r} is not supported: this Undertow reads version "
             f"{FORMAT_VERSION} (retrain the model, or upgrade Undertow if it is newer)"
         )
+    features = metadata.get("features")
+    normalisation = features.get("normalisation") if isinstance(features, dict) else None
+    if normalisation != NORMALISATION:
+        raise ModelError(f"text normalisation {normalisation!r} is not {NORMALISATION!r}")
 
 
 def _read_array(
@@ -567,7 +576,10 @@ def _check_labels(
     groups: Sequence[str] | None,
     subsets: Sequence[str] | None,
 ) -> npt.NDArray[np.bool_]:
-    y = np.asarray(labels, dtype=bool)
+    raw = np.asarray(labels)
+    if raw.dtype.kind not in "biu" or not np.isin(raw, (0, 1)).all():
+        raise ModelError("labels must be booleans or 0/1")
+    y = raw.astype(bool)
     for name, values in (("labels", y), ("groups", groups), ("subsets", subsets)):
         if values is not None and len(values) != len(texts):
             raise ModelError(f"{len(texts)} texts but {len(values)} {name}")

@@ -86,3 +86,12 @@ def test_network_exports_from_the_command_line(tmp_path: Path) -> None:
     assert code == 0 and nx.read_graphml(graph).number_of_edges() > 10
     code, _, err = invoke("--db", db, "export", "graph", "--format", "dot")
     assert code == 2 and "unknown format" in err
+
+    truth = json.loads((tmp_path / "w" / "truth.json").read_text())
+    outlet = next(c["channel_id"] for c in truth["channels"] if c["role"] == "outlet")
+    code, out, _ = invoke("--db", db, "profile", outlet)
+    found = json.loads(out)
+    assert code == 0 and found["carried_by"] and found["titles"] and found["activity"]
+    assert found["signals"]["propaganda"]["count"] > 10
+    code, _, err = invoke("--db", db, "profile", "telegram:0")
+    assert code == 1 and "no channel" in err

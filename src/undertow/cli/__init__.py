@@ -35,6 +35,7 @@ from undertow.enrich.classifier import ModelError
 from undertow.enrich.media_hash import hash_file
 from undertow.enrich.rules import RuleError
 from undertow.ingest import FileReport, IngestError, ingest_paths
+from undertow.network.profile import channel_profile
 from undertow.plugins import PluginError
 from undertow.settings import Settings, load_settings, sqlite_url
 from undertow.simulate import SimulationSummary, estimate_messages, simulate_world
@@ -309,3 +310,21 @@ def run(
         f"network: {n.text_pairs} new near-duplicate text pair(s); {n.mirror_pairs} mirror "
         f"relation(s) in {n.networks} network(s); {n.rebrands} rebrand(s)"
     )
+
+
+@app.command()
+def profile(
+    channel_id: Annotated[str, typer.Argument(help="Channel id, e.g. telegram:1234567890.")],
+) -> None:
+    """Everything known about one channel, as JSON: titles over time, activity, signals,
+    mirror relations both ways, rebrands and links to other platforms."""
+    store = open_store_or_exit(state.settings())
+    try:
+        with store.engine.connect() as conn:
+            found = channel_profile(conn, channel_id)
+    finally:
+        store.close()
+    if found is None:
+        err.print(f"[red]error:[/red] no channel {channel_id!r} in the store")
+        raise typer.Exit(1)
+    typer.echo(orjson.dumps(found, option=orjson.OPT_INDENT_2).decode())

@@ -95,3 +95,28 @@ def test_migration_map_lists_every_destination_of_a_network_move(analysed: Any) 
     assert shared, "a network move posts one destination from several channels"
     for row in migrations:
         assert row["first_seen"] <= row["date"]
+
+
+def test_lineages_are_stored_and_exported(analysed: Any) -> None:
+    truth, report, _, _, _ = analysed
+    assert report.network.lineages == len(truth["lineages"])
+
+
+def test_lineage_export_rows(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from undertow.exchange.network_export import iter_lineages
+
+    folder = tmp_path_factory.mktemp("lineage-export")
+    simulate_world(folder / "world", seed=8, scale=1)
+    settings = load_settings(sqlite_url(folder / "u.db"), folder / "data")
+    store = open_store(settings.db_url)
+    ingest_paths(store, settings, [folder / "world" / "exports"])
+    run_stages(store, settings, workers=1)
+    rows = list(iter_lineages(store))
+    store.close()
+    truth = json.loads((folder / "world" / "truth.json").read_text())
+    expected = {(link["from"], link["to"]) for x in truth["lineages"] for link in x["links"]}
+    found = {(link["from"], link["to"]) for row in rows for link in row["links"]}
+    assert found == expected
+    for row in rows:
+        assert row["incarnations"] == len(row["channels"]) == len(row["lifetimes"])
+        assert all(link["evidence"] and 0 < link["score"] <= 1 for link in row["links"])

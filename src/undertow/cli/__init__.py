@@ -308,7 +308,8 @@ def run(
     n = report.network
     typer.echo(
         f"network: {n.text_pairs} new near-duplicate text pair(s); {n.mirror_pairs} mirror "
-        f"relation(s) in {n.networks} network(s); {n.rebrands} rebrand(s)"
+        f"relation(s) in {n.networks} network(s); {n.rebrands} rebrand(s); "
+        f"{n.lineages} lineage(s)"
     )
 
 

@@ -11,9 +11,11 @@ import typer
 from undertow.cli.common import FormatOption, OutOption, err, open_store_or_exit, state
 from undertow.exchange.graph_export import GRAPH_FORMATS, write_graph
 from undertow.exchange.network_export import (
+    LINEAGE_FIELDS,
     MIGRATION_FIELDS,
     MIRROR_FIELDS,
     REBRAND_FIELDS,
+    iter_lineages,
     iter_migrations,
     iter_mirrors,
     iter_rebrands,
@@ -48,6 +50,7 @@ def _export(kind: str, fmt: str, out: Path | None) -> None:
             "mirrors": (iter_mirrors, MIRROR_FIELDS),
             "rebrands": (iter_rebrands, REBRAND_FIELDS),
             "migrations": (iter_migrations, MIGRATION_FIELDS),
+            "lineages": (iter_lineages, LINEAGE_FIELDS),
         }[kind]
         rows = reader(store)
         if out is None:
@@ -101,6 +104,12 @@ def export_rebrands(fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
 def export_migrations(fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
     """Links to other platforms and backups: who points where, when, first seen, by how many."""
     _export("migrations", fmt, out)
+
+
+@export_app.command("lineages")
+def export_lineages(fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
+    """Re-created channels chained into lineages, with scored links and lifetimes."""
+    _export("lineages", fmt, out)
 
 
 @export_app.command("graph")

@@ -15,6 +15,7 @@ from undertow.store import Store, schema
 
 MIRROR_FIELDS = ("channel_id", "source_id", "share", "carried", "median_lag_s", "lag_iqr_s",
                  "methods", "since", "until", "network_id")  # fmt: skip
+LINEAGE_FIELDS = ("lineage_id", "channels", "links", "incarnations", "lifetimes")
 REBRAND_FIELDS = ("channel_id", "at", "from_title", "to_title", "kind", "evidence")
 MIGRATION_FIELDS = ("channel_id", "message_id", "date", "platform", "kind", "url",
                     "normalized_url", "first_seen", "channels")  # fmt: skip
@@ -95,4 +96,27 @@ def iter_migrations(store: Store) -> Iterator[dict[str, Any]]:
                 "normalized_url": row.normalized_url,
                 "first_seen": iso(first_seen),
                 "channels": channels,
+            }
+
+
+def iter_lineages(store: Store) -> Iterator[dict[str, Any]]:
+    """One row per lineage: its channels in time order, the links between them (score and
+    evidence in words) and each incarnation's lifetime and the gap before the next."""
+    li, ll = schema.lineages, schema.lineage_links
+    with store.engine.connect() as conn:
+        links: dict[str, list[dict[str, Any]]] = {}
+        for row in conn.execute(sa.select(ll).order_by(ll.c.lineage_id)):
+            links.setdefault(row.lineage_id, []).append(
+                {"from": row.from_id, "to": row.to_id, "score": row.score, "evidence": row.evidence}
+            )
+        for row in conn.execute(sa.select(li).order_by(li.c.lineage_id)):
+            order = {channel: i for i, channel in enumerate(row.channels)}
+            yield {
+                "lineage_id": row.lineage_id,
+                "channels": row.channels,
+                "links": sorted(
+                    links.get(row.lineage_id, []), key=lambda x: order.get(x["from"], 0)
+                ),
+                "incarnations": len(row.channels),
+                "lifetimes": row.lifetimes,
             }

@@ -1,4 +1,4 @@
-"""Stage: network intelligence over the whole store (mirrors, networks, rebrands).
+"""Stage: network intelligence over the whole store (mirrors, networks, rebrands, lineages).
 
 1. Near-duplicate text: messages after the `network.neardup` watermark are signed and added
    to the MinHash-LSH index kept in `<data dir>/index/neardup/`; their pairs with everything
@@ -9,6 +9,8 @@
    networks named after their root.  `mirror_pairs` and `networks` are rebuilt each run: a
    relation is a property of whole timelines, and this pass is linear in the messages.
 3. Rebrands: every title change with the content before and after (`network.rebrands`).
+4. Lineages: channels that are one actor over time, with scored, explained links
+   (`network.lineages`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import sqlalchemy as sa
 
+from undertow.network.lineages import Lineage, find_lineages
 from undertow.network.minhash import clean_text
 from undertow.network.mirrors import (
     MirrorPair,
@@ -53,6 +56,7 @@ class NetworkReport:
     mirror_pairs: int = 0
     networks: int = 0
     rebrands: int = 0
+    lineages: int = 0
 
 
 def analyse_network(
@@ -65,6 +69,9 @@ def analyse_network(
         report.rebrands = len(rebrands)
         pairs, networks = _mirrors(conn, rebrands)
         report.mirror_pairs, report.networks = len(pairs), len(networks)
+        found = find_lineages(conn)
+        report.lineages = len(found)
+        _write_lineages(conn, found)
         conn.execute(schema.rebrands.delete())
         if rebrands:
             conn.execute(
@@ -201,6 +208,34 @@ def _mirrors(
     networks = assign_networks(pairs)
     _write_mirrors(conn, pairs, networks)
     return pairs, networks
+
+
+def _write_lineages(conn: sa.Connection, found: list[Lineage]) -> None:
+    conn.execute(schema.lineage_links.delete())
+    conn.execute(schema.lineages.delete())
+    if not found:
+        return
+    conn.execute(
+        schema.lineages.insert(),
+        [
+            {"lineage_id": x.lineage_id, "channels": x.channels, "lifetimes": x.lifetimes}
+            for x in found
+        ],
+    )
+    conn.execute(
+        schema.lineage_links.insert(),
+        [
+            {
+                "lineage_id": x.lineage_id,
+                "from_id": link.source,
+                "to_id": link.target,
+                "score": link.score,
+                "evidence": link.evidence,
+            }
+            for x in found
+            for link in x.links
+        ],
+    )
 
 
 def _since_rebrand(pairs: list[MirrorPair], rebrands: list[Rebrand]) -> None:

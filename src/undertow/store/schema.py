@@ -335,3 +335,21 @@ rebrands = sa.Table(
     sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("evidence", JSONType, nullable=False),
 )
+
+lineages = sa.Table(
+    "lineages",
+    metadata,
+    sa.Column("lineage_id", sa.String(220), primary_key=True),
+    sa.Column("channels", JSONType, nullable=False),
+    sa.Column("lifetimes", JSONType, nullable=False),
+)
+
+lineage_links = sa.Table(
+    "lineage_links",
+    metadata,
+    sa.Column("lineage_id", sa.String(220), primary_key=True),
+    sa.Column("from_id", sa.String(200), primary_key=True),
+    sa.Column("to_id", sa.String(200), primary_key=True),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("evidence", JSONType, nullable=False),
+)

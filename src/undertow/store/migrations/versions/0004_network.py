@@ -1,4 +1,5 @@
-"""network intelligence: near-duplicate text pairs, mirror relations, networks, rebrands
+"""network intelligence: near-duplicate text pairs, mirror relations, networks, rebrands,
+lineages
 
 Revision ID: 0004
 Revises: 0003
@@ -63,8 +64,27 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("channel_id", "at", name=op.f("pk_rebrands")),
     )
 
+    op.create_table(
+        "lineages",
+        sa.Column("lineage_id", sa.String(length=220), nullable=False),
+        sa.Column("channels", JSON, nullable=False),
+        sa.Column("lifetimes", JSON, nullable=False),
+        sa.PrimaryKeyConstraint("lineage_id", name=op.f("pk_lineages")),
+    )
+    op.create_table(
+        "lineage_links",
+        sa.Column("lineage_id", sa.String(length=220), nullable=False),
+        sa.Column("from_id", sa.String(length=200), nullable=False),
+        sa.Column("to_id", sa.String(length=200), nullable=False),
+        sa.Column("score", sa.Float(), nullable=False),
+        sa.Column("evidence", JSON, nullable=False),
+        sa.PrimaryKeyConstraint("lineage_id", "from_id", "to_id", name=op.f("pk_lineage_links")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("lineage_links")
+    op.drop_table("lineages")
     op.drop_table("rebrands")
     op.drop_table("networks")
     op.drop_table("mirror_pairs")

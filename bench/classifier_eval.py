@@ -36,13 +36,13 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from undertow.enrich.classifier import (
-    FeatureParams,
+from undertow.enrich.classifier_training import (
     binary_metrics,
     choose_threshold,
     grouped_folds,
     train,
 )
+from undertow.enrich.text_features import FeatureParams
 
 from common import write_result
 

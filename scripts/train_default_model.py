@@ -16,7 +16,8 @@ import json
 import tempfile
 from pathlib import Path
 
-from undertow.enrich.classifier import FeatureParams, train
+from undertow.enrich.classifier_training import train
+from undertow.enrich.text_features import FeatureParams
 from undertow.simulate import simulate_world
 
 SEED = 11

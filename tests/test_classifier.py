@@ -16,19 +16,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from undertow.enrich import classifier
-from undertow.enrich.classifier import (
-    FeatureParams,
-    ModelError,
-    TextModel,
+from undertow.enrich import text_features
+from undertow.enrich.classifier import ModelError, TextModel, default_model
+from undertow.enrich.classifier_training import (
     binary_metrics,
     choose_threshold,
     cross_validate,
-    default_model,
     grouped_folds,
-    hashed_features,
     train,
 )
+from undertow.enrich.text_features import FeatureParams, hashed_features
 
 from conftest import shared_dataset
 
@@ -188,7 +185,7 @@ def test_batches_score_like_single_texts_across_chunk_boundaries(
 ) -> None:
     texts = [*synthetic(30, seed=5)[0], "", "🙂🙂", "x", "a b"]
     alone = np.array([model.decision_function([text])[0] for text in texts])
-    monkeypatch.setattr(classifier, "_CHUNK_CHARS", 50)
+    monkeypatch.setattr(text_features, "_CHUNK_CHARS", 50)
     assert np.allclose(model.decision_function(texts), alone)
 
 

@@ -16,17 +16,15 @@ import typer
 from rich.markup import escape
 
 from undertow.cli.common import err, note
-from undertow.enrich.classifier import (
+from undertow.enrich.classifier import ModelError, TextModel, default_model
+from undertow.enrich.classifier_training import (
     ALL_NEGATIVES,
-    FeatureParams,
-    ModelError,
-    TextModel,
     binary_metrics,
     cross_validate,
     data_digest,
-    default_model,
     train,
 )
+from undertow.enrich.text_features import FeatureParams
 
 model_app = typer.Typer(
     help="The propaganda text classifier: train it on your own data, evaluate it, inspect it.",

@@ -1,0 +1,244 @@
+"""Text to features for the text classifier: a light normalisation of each text, then hashed
+character and word n-grams (docs/model.md, "How text becomes features").
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from undertow.enrich.normalise import _ARABIC_LETTERS, _ARABIC_MARKS, _HOMOGLYPHS, _INVISIBLE
+
+NORMALISATION = "undertow-light-1"
+"""Name of what `normalised_code_points` does, saved with a model: change it with the code."""
+
+FloatArray = npt.NDArray[np.float64]
+_MAX_BITS = 24
+_U64 = np.uint64
+_MOD = 1 << 64
+_BASE = 0x100000001B3
+_BASE_INVERSE = pow(_BASE, -1, _MOD)
+_GOLDEN = 0x9E3779B97F4A7C15
+_MIX1, _MIX2 = 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53
+_WORD_SALT, _BIGRAM_SALT = 0x51ED270B27D4A3C5, 0x2545F4914F6CDD1D
+_CHUNK_CHARS = 1 << 20
+_SENTINEL, _SPACE = 0, 32
+
+
+# Defined here, the lowest of the classifier's modules, because invalid `FeatureParams` raise
+# it; users import it from `undertow.enrich.classifier`.
+class ModelError(Exception):
+    """A model file that cannot be read, or training input or options that cannot be used."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureParams:
+    """How texts become hashed n-gram features; saved with the model."""
+
+    char_min: int = 2
+    char_max: int = 5
+    word_max: int = 2
+    bits: int = 20
+    max_chars: int = 4000
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.char_min <= self.char_max <= 8:
+            raise ModelError(
+                f"character n-grams must satisfy 2 <= min <= max <= 8, not "
+                f"{self.char_min}..{self.char_max}"
+            )
+        if not 0 <= self.word_max <= 3:
+            raise ModelError(f"word n-grams must be 0 to 3, not {self.word_max}")
+        if not 10 <= self.bits <= _MAX_BITS:
+            raise ModelError(f"hash bits must be 10 to {_MAX_BITS}, not {self.bits}")
+        if self.max_chars < 1:
+            raise ModelError(f"max_chars must be positive, not {self.max_chars}")
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FeatureParams:
+        try:
+            return cls(**{name: int(data[name]) for name in cls.__dataclass_fields__})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"feature parameters are incomplete or invalid: {exc}") from exc
+
+
+# Links and @mentions are dropped: a placeholder token mostly tells tweets from paragraphs,
+# and the accounts themselves must not be learnt.
+_URL = re.compile(r"(?:https?://|www\.)[^\s\x00]+")
+_MENTION = re.compile(r"@\w+")
+# A leading retweet marker says how a text was shared, not what it says.
+_RETWEET = re.compile(r"\x00\s*rt\s*@\w+\s*:?")
+
+
+@cache
+def _code_point_tables() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.bool_]]:
+    """Per BMP code point: what it folds to (0xFFFF = drop it), and whether it is part of a
+    word (letters, marks, digits, underscore); everything else separates words."""
+    fold = np.arange(0x10000, dtype=np.uint32)
+    for code in (*_INVISIBLE, *_ARABIC_MARKS):
+        fold[code] = 0xFFFF
+    for table in (_ARABIC_LETTERS, _HOMOGLYPHS):
+        for source, target in table.items():
+            fold[ord(source)] = ord(target)
+    for zero in (0x30, 0x660, 0x6F0):  # ASCII, Arabic-Indic and Persian digits all become 0
+        fold[zero : zero + 10] = 0x30
+    word = np.array(
+        [unicodedata.category(chr(code))[0] in "LMN" for code in range(0x10000)], dtype=bool
+    )
+    word[ord("_")] = True
+    return fold, word
+
+
+def normalised_code_points(texts: Sequence[str], max_chars: int) -> npt.NDArray[np.uint32]:
+    """All texts as one array of code points: each text folded and reduced to its words with
+    single spaces around them (" w1 w2 "), texts separated by 0."""
+    joined = "\x00 " + " \x00 ".join(t[:max_chars].replace("\x00", " ") for t in texts) + " \x00"
+    joined = unicodedata.normalize("NFKC", joined).casefold()
+    if "&" in joined:
+        joined = html.unescape(joined)
+    joined = _RETWEET.sub("\x00 ", joined)
+    joined = _MENTION.sub(" ", _URL.sub(" ", joined))
+    points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    fold, word = _code_point_tables()
+    small = points < 0x10000
+    points = np.where(small, fold[np.where(small, points, 0)], points)
+    points = points[points != 0xFFFF]
+    is_word = np.zeros(points.size, dtype=bool)
+    small = points < 0x10000
+    is_word[small] = word[points[small]]
+    points = np.where(is_word | (points == _SENTINEL), points, _SPACE).astype(np.uint32)
+    space = points == _SPACE
+    keep = np.ones(points.size, dtype=bool)
+    keep[1:] = ~(space[1:] & space[:-1])
+    return points[keep]
+
+
+def _mix(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """MurmurHash3's 64-bit finaliser, so that every output bit depends on every input bit."""
+    h = h ^ (h >> _U64(33))
+    h = h * _U64(_MIX1)
+    h = h ^ (h >> _U64(33))
+    h = h * _U64(_MIX2)
+    return h ^ (h >> _U64(33))
+
+
+def _ngram_hashes(
+    points: npt.NDArray[np.uint32], params: FeatureParams
+) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64], int]]:
+    """(text number, 64-bit hash, family) of every n-gram; family 0 = characters, 1 = words.
+
+    A substring's polynomial hash sum(c_j * B^(end-1-j)) mod 2^64 comes from prefix sums of
+    c_j * B^-j (B is odd, hence invertible mod 2^64), so all substrings hash at once.
+    """
+    size = points.size
+    sentinel = points == _SENTINEL
+    space = points == _SPACE
+    text = np.cumsum(sentinel) - 1
+    codes = points.astype(np.uint64) + _U64(1)
+    powers = np.full(size, _BASE, dtype=np.uint64)
+    powers[0] = 1
+    powers = np.cumprod(powers)
+    inverse = np.full(size, _BASE_INVERSE, dtype=np.uint64)
+    inverse[0] = 1
+    prefix = np.zeros(size + 1, dtype=np.uint64)
+    prefix[1:] = np.cumsum(codes * np.cumprod(inverse))
+
+    def substring(start: npt.NDArray[np.int64], end: npt.NDArray[np.int64]) -> Any:
+        return powers[end - 1] * (prefix[end] - prefix[start])
+
+    sentinels = np.concatenate(([0], np.cumsum(sentinel)))
+    spaces = np.concatenate(([0], np.cumsum(space)))
+    for n in range(params.char_min, params.char_max + 1):
+        start = np.arange(max(size - n + 1, 0), dtype=np.int64)
+        # Within one text, and spaces only at the ends: n-grams stay inside a word.
+        inside = sentinels[start + n] == sentinels[start]
+        if n > 2:
+            inside &= spaces[start + n - 1] == spaces[start + 1]
+        start = start[inside]
+        salt = _U64((n * _GOLDEN) % _MOD)
+        yield text[start], _mix(substring(start, start + n) + salt), 0
+    if params.word_max == 0:
+        return
+    is_word = ~(sentinel | space)
+    before = np.concatenate(([False], is_word[:-1]))
+    after = np.concatenate((is_word[1:], [False]))
+    starts = np.flatnonzero(is_word & ~before)
+    ends = np.flatnonzero(is_word & ~after) + 1
+    words = _mix(substring(starts, ends))
+    word_text = text[starts]
+    yield word_text, _mix(words + _U64(_WORD_SALT)), 1
+    gram = words
+    for n in range(2, params.word_max + 1):
+        same = word_text[n - 1 :] == word_text[: len(word_text) - n + 1]
+        gram = _mix(gram[:-1] * _U64(_MIX1) + words[n - 1 :] + _U64(_BIGRAM_SALT * n % _MOD))
+        yield word_text[: len(same)][same], gram[same], 1
+
+
+Grams = list[tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]]]
+"""(text number, feature column) arrays of one feature family, one pair per n-gram size."""
+
+
+def family_grams(
+    texts: Sequence[str], params: FeatureParams
+) -> Iterator[tuple[int, int, Grams, Grams]]:
+    """(first text, number of texts, character n-grams, word n-grams), in chunks of about
+    `_CHUNK_CHARS` characters so that memory stays bounded whatever the batch."""
+    shift = _U64(64 - params.bits)
+    first = 0
+    while first < len(texts):
+        last, chars = first, 0
+        while last < len(texts) and (last == first or chars < _CHUNK_CHARS):
+            chars += min(len(texts[last]), params.max_chars)
+            last += 1
+        families: tuple[Grams, Grams] = ([], [])
+        points = normalised_code_points(texts[first:last], params.max_chars)
+        for text, hashes, family in _ngram_hashes(points, params):
+            families[family].append((text, (hashes >> shift).astype(np.intp)))
+        yield first, last - first, *families
+        first = last
+
+
+def hashed_features(
+    texts: Sequence[str], params: FeatureParams
+) -> Iterator[tuple[int, int, npt.NDArray[np.int64], npt.NDArray[np.intp], FloatArray]]:
+    """(first text, number of texts, row, column, value) of the feature matrix, in chunks.
+
+    A text's value for a feature is how often the n-gram occurs divided by the square root of
+    its number of n-grams of that family (characters or words), so length counts little.
+    """
+    for first, count, *families in family_grams(texts, params):
+        rows, columns, values = [], [], []
+        for parts in families:
+            if parts:
+                row = np.concatenate([text for text, _ in parts])
+                rows.append(row)
+                columns.append(np.concatenate([column for _, column in parts]))
+                values.append(family_scale(parts, count)[row])
+        yield first, count, np.concatenate(rows), np.concatenate(columns), np.concatenate(values)
+
+
+def family_scale(parts: Grams, count: int) -> FloatArray:
+    """Per text: 1 / sqrt(its number of n-grams of the family in `parts`)."""
+    totals = sum((np.bincount(text, minlength=count) for text, _ in parts), np.zeros(count))
+    return np.asarray(1.0 / np.sqrt(np.maximum(totals, 1.0)), dtype=np.float64)
+
+
+def feature_matrix(texts: Sequence[str], params: FeatureParams) -> Any:
+    """The texts' features as a scipy CSR matrix (for training; prediction needs no matrix)."""
+    from scipy import sparse
+
+    blocks = [
+        sparse.csr_matrix((value, (row, column)), shape=(count, 1 << params.bits))
+        for _, count, row, column, value in hashed_features(texts, params)
+    ]
+    if not blocks:
+        return sparse.csr_matrix((0, 1 << params.bits))
+    return sparse.vstack(blocks, format="csr")

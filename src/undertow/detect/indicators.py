@@ -75,6 +75,8 @@ class IndicatorDetector:
 
 def _first_hits(hits: Sequence[RuleHit]) -> list[tuple[RuleHit, int]]:
     """The first hit of each (rule, scope) and how many there were."""
+    if not hits:
+        return []
     first: dict[tuple[str, str], RuleHit] = {}
     counts: dict[tuple[str, str], int] = {}
     for hit in hits:

@@ -17,6 +17,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 _INVISIBLE = frozenset(
     [0x00AD, 0x034F, 0x061C, 0x180E, 0xFEFF, *range(0x200B, 0x2010), *range(0x202A, 0x202F),
@@ -118,11 +119,35 @@ def _fold(raw: str, *, with_origin: bool) -> tuple[str, list[int] | None]:
     text = raw.translate(_TABLE)
     origin: list[int] | None = None
     if with_origin and (len(text) != len(raw) or not _TABLE.irregular.isdisjoint(raw)):
-        origin = [index for index, char in enumerate(raw) for _ in range(len(_TABLE[ord(char)]))]
+        origin = _origins(raw)
     if _MAYBE_LEET.search(text):
         text, origin = _rewrite(text, origin, _WORD_WITH_LEET, _unleet, with_origin)
     text, origin = _rewrite(text, origin, _SPACED, _unspace, with_origin)
     return text, origin
+
+
+def _origins(raw: str) -> list[int]:
+    """For each character of the fold of `raw`, the raw index it came from: runs of
+    characters that fold one-to-one are copied as ranges, the others expanded one by one."""
+    irregular = _irregular_pattern(len(_TABLE.irregular))
+    out: list[int] = []
+    position = 0
+    for match in irregular.finditer(raw):
+        index = match.start()
+        out.extend(range(position, index))
+        out.extend([index] * len(_TABLE[ord(raw[index])]))
+        position = index + 1
+    out.extend(range(position, len(raw)))
+    return out
+
+
+@cache
+def _irregular_pattern(size: int) -> re.Pattern[str]:
+    """A character class of the characters known (so far: `size` of them) not to fold
+    one-to-one; rebuilt whenever the fold table learns a new one."""
+    del size  # the cache key
+    chars = "".join(sorted(_TABLE.irregular))
+    return re.compile("[" + re.escape(chars) + "]") if chars else re.compile(r"(?!)")
 
 
 def _unleet(word: str) -> str:

@@ -22,10 +22,16 @@ from typing import Any, Literal
 
 import numpy as np
 
-from undertow.network.minhash import I64, U32, U64, MinHasher, Signatures, fmix64
-
-U16 = np.ndarray[Any, np.dtype[np.uint16]]
-F32 = np.ndarray[Any, np.dtype[np.float32]]
+from undertow.network.minhash import (
+    F32,
+    I64,
+    U64,
+    LshSegment,
+    MinHasher,
+    Signatures,
+    band_keys,
+    estimates,
+)
 
 FORMAT = "undertow.neardup"
 FORMAT_VERSION = 1
@@ -33,8 +39,6 @@ META_FILE = "neardup.json"
 PAIR_DTYPE = np.dtype([("new", "<i8"), ("old", "<i8"), ("jaccard", "<f4"), ("containment", "<f4")])
 _ARRAYS = {"ids": np.int64, "values": np.uint16, "sizes": np.uint32, "keys": np.uint64,
            "rows": np.uint32}  # fmt: skip
-_ODD = np.uint64(0xD6E8FEB86659FD93)
-_VERIFY_CHUNK = 1 << 17  # candidate pairs verified at once (bounds the gathered rows)
 
 
 class IndexFormatError(ValueError):
@@ -55,89 +59,12 @@ class IndexParams:
     shingle: int = 3
     unit: Literal["word", "char"] = "word"
     seed: int = 1
-    min_chars: int = 20
+    min_chars: int = 30
     max_chars: int = 20_000
 
     def hasher(self) -> MinHasher:
         return MinHasher(self.num_perm, self.shingle, self.seed, unit=self.unit,
                          min_chars=self.min_chars, max_chars=self.max_chars)  # fmt: skip
-
-
-@dataclass(slots=True)
-class _Segment:
-    """One sorted run: its messages' ids, signatures and sizes, and (band key, row) pairs
-    sorted by key (rows ascending within a key).
-
-    Only the top 16 bits of each signature value are kept: verification just counts equal
-    values, and two different 32-bit minima share their top 16 bits with chance 2^-16, which
-    moves a Jaccard estimate by at most 0.00002 while halving memory and the gathers that
-    dominate verification."""
-
-    ids: I64
-    values: U16
-    sizes: U32
-    keys: U64
-    rows: U32
-    name: str | None = None  # file stem once saved
-    folder: Path | None = None  # where it was saved or loaded from
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    @classmethod
-    def build(cls, ids: I64, values: U32, sizes: U32, keys: U64) -> _Segment:
-        flat = keys.ravel()
-        order = np.argsort(flat, kind="stable")
-        rows = (order // keys.shape[1]).astype(np.uint32)
-        return cls(ids, _top16(values), sizes, flat[order], rows)
-
-    @classmethod
-    def merge(cls, a: _Segment, b: _Segment) -> _Segment:
-        keys = np.concatenate((a.keys, b.keys))
-        order = np.argsort(keys, kind="stable")  # two sorted runs: a linear merge
-        rows = np.concatenate((a.rows, b.rows + np.uint32(len(a))))
-        return cls(np.concatenate((a.ids, b.ids)), np.concatenate((a.values, b.values)),
-                   np.concatenate((a.sizes, b.sizes)), keys[order], rows[order])  # fmt: skip
-
-    def candidates(self, probe: _Segment, max_bucket: int) -> tuple[I64, I64]:
-        """(probe row, row here) for every band key of `probe` (a batch built as a segment, so
-        its keys are sorted, which keeps the binary searches cache-friendly) found here, at
-        most `max_bucket` (the earliest) per bucket; a pair may repeat across bands."""
-        lo = np.searchsorted(self.keys, probe.keys, side="left")
-        count = np.searchsorted(self.keys, probe.keys, side="right") - lo
-        np.minimum(count, max_bucket, out=count)
-        total = int(count.sum())
-        first = np.cumsum(count) - count
-        where = np.repeat(lo - first, count) + np.arange(total)
-        query = np.repeat(probe.rows, count).astype(np.int64)
-        return query, self.rows[where].astype(np.int64)
-
-
-def band_keys(values: U32, bands: int, rows: int) -> U64:
-    """(n, bands) uint64 keys: a hash of each band's `rows` values, salted by band number."""
-    n = len(values)
-    parts = values[:, : bands * rows].reshape(n, bands, rows).astype(np.uint64)
-    keys = np.broadcast_to(fmix64(np.arange(1, bands + 1, dtype=np.uint64)), (n, bands))
-    for column in range(rows):
-        keys = keys * _ODD + parts[:, :, column]
-    return fmix64(keys)
-
-
-def _top16(values: U32) -> U16:
-    return (values >> np.uint32(16)).astype(np.uint16)
-
-
-def _estimates(probe: _Segment, query: I64, other: _Segment, rows: I64) -> tuple[F32, F32]:
-    """Estimated Jaccard similarity and containment of the smaller text in the larger."""
-    agree = np.empty(len(query), dtype=np.uint16)
-    for lo in range(0, len(query), _VERIFY_CHUNK):
-        q, r = query[lo : lo + _VERIFY_CHUNK], rows[lo : lo + _VERIFY_CHUNK]
-        same = probe.values[q] == other.values[r]
-        agree[lo : lo + len(q)] = same.sum(axis=1, dtype=np.uint16)
-    jaccard = agree.astype(np.float32) / np.float32(probe.values.shape[1])
-    a, b = probe.sizes[query].astype(np.float32), other.sizes[rows].astype(np.float32)
-    shared = jaccard * (a + b) / (1 + jaccard)
-    return jaccard, np.minimum(shared / np.minimum(a, b), np.float32(1))
 
 
 class NearDuplicateIndex:
@@ -152,7 +79,7 @@ class NearDuplicateIndex:
         shingle: int = 3,
         unit: Literal["word", "char"] = "word",
         seed: int = 1,
-        min_chars: int = 20,
+        min_chars: int = 30,
         max_chars: int = 20_000,
         max_bucket: int = 1000,
     ) -> None:
@@ -165,7 +92,7 @@ class NearDuplicateIndex:
         # Boilerplate repeated millions of times would pair quadratically: a message pairs
         # with at most this many (the earliest) others per band bucket and segment.
         self.max_bucket = max_bucket
-        self._segments: list[_Segment] = []
+        self._segments: list[LshSegment] = []
 
     def __len__(self) -> int:
         return sum(len(segment) for segment in self._segments)
@@ -198,14 +125,14 @@ class NearDuplicateIndex:
         """Index messages `ids` (rows without a signature are skipped)."""
         ids, kept, keys = self._accept(ids, sigs)
         if len(ids):
-            self._append(_Segment.build(ids, kept.values, kept.sizes, keys))
+            self._append(LshSegment.build(ids, kept.values, kept.sizes, keys))
 
     def query(self, sigs: Signatures, min_similarity: float = 0.0) -> list[I64]:
         """Ids of indexed messages that share a band with each signature and agree on at least
         `min_similarity` of its values (sorted; empty for rows without a signature)."""
         rows = np.flatnonzero(sigs.has_signature)
         _, kept, keys = self._accept(np.zeros(len(sigs), dtype=np.int64), sigs)
-        probe = _Segment.build(np.zeros(len(kept), np.int64), kept.values, kept.sizes, keys)
+        probe = LshSegment.build(np.zeros(len(kept), np.int64), kept.values, kept.sizes, keys)
         found: list[tuple[I64, I64]] = [(np.zeros(0, np.int64), np.zeros(0, np.int64))]
         for segment in self._segments:
             query, other, _, _ = self._matches(probe, segment, lambda j, c: j >= min_similarity)
@@ -246,7 +173,7 @@ class NearDuplicateIndex:
                 keep |= (containment >= min_containment) & (jaccard >= containment_floor)
             return keep
 
-        batch = _Segment.build(ids, kept.values, kept.sizes, keys)
+        batch = LshSegment.build(ids, kept.values, kept.sizes, keys)
         parts = []
         for segment in [*self._segments, batch]:
             query, other, jaccard, containment = self._matches(
@@ -262,8 +189,8 @@ class NearDuplicateIndex:
 
     def _matches(
         self,
-        probe: _Segment,
-        segment: _Segment,
+        probe: LshSegment,
+        segment: LshSegment,
         accept: Callable[[F32, F32], np.ndarray[Any, np.dtype[np.bool_]]],
         within: bool = False,
     ) -> tuple[I64, I64, F32, F32]:
@@ -273,7 +200,7 @@ class NearDuplicateIndex:
         if within:
             earlier = other < query
             query, other = query[earlier], other[earlier]
-        jaccard, containment = _estimates(probe, query, segment, other)
+        jaccard, containment = estimates(probe, query, segment, other)
         keep = np.flatnonzero(accept(jaccard, containment))
         # Verified before de-duplicating: a chance candidate rarely shares more than one band,
         # so sorting only the few accepted pairs is far cheaper than sorting all candidates.
@@ -284,19 +211,19 @@ class NearDuplicateIndex:
         keep = keep[order[fresh]]
         return query[keep], other[keep], jaccard[keep], containment[keep]
 
-    def _append(self, segment: _Segment) -> None:
+    def _append(self, segment: LshSegment) -> None:
         self._segments.append(segment)
         # Keep segment sizes geometric (each >= 4x the next): O(log n) segments to search,
         # and every message is re-merged O(log n) times.
         while len(self._segments) > 1 and len(self._segments[-2]) < 4 * len(self._segments[-1]):
             last = self._segments.pop()
-            self._segments[-1] = _Segment.merge(self._segments[-1], last)
+            self._segments[-1] = LshSegment.merge(self._segments[-1], last)
 
     def compact(self) -> None:
         """Merge all segments into one (fastest to search; rewrites everything on save)."""
         while len(self._segments) > 1:
             last = self._segments.pop()
-            self._segments[-1] = _Segment.merge(self._segments[-1], last)
+            self._segments[-1] = LshSegment.merge(self._segments[-1], last)
 
     # -- persistence ------------------------------------------------------------------------
 
@@ -429,7 +356,9 @@ def _list(segments: Any, folder: Path) -> Iterator[dict[str, Any]]:
         yield entry
 
 
-def _load_segment(folder: Path, entry: dict[str, Any], params: IndexParams, mmap: bool) -> _Segment:
+def _load_segment(
+    folder: Path, entry: dict[str, Any], params: IndexParams, mmap: bool
+) -> LshSegment:
     n, name = entry["count"], entry["name"]
     shapes = {"ids": (n,), "values": (n, params.num_perm), "sizes": (n,),
               "keys": (n * params.bands,), "rows": (n * params.bands,)}  # fmt: skip
@@ -449,4 +378,4 @@ def _load_segment(folder: Path, entry: dict[str, Any], params: IndexParams, mmap
     keys, rows = arrays["keys"], arrays["rows"]
     if len(keys) and (np.any(keys[1:] < keys[:-1]) or int(rows.max()) >= n):
         raise IndexFormatError(f"{folder}: segment {name} is not a valid sorted index")
-    return _Segment(arrays["ids"], arrays["values"], arrays["sizes"], keys, rows)
+    return LshSegment(arrays["ids"], arrays["values"], arrays["sizes"], keys, rows)

@@ -26,7 +26,7 @@ from rich.progress import (
 from undertow import __version__
 from undertow.cli.banks import bank_app
 from undertow.cli.common import err, note, open_store_or_exit, state
-from undertow.cli.demo import print_summary, show_hash_bank, show_text_signals
+from undertow.cli.demo import print_summary, show_hash_bank, show_network, show_text_signals
 from undertow.cli.exports import export_app
 from undertow.cli.model import model_app
 from undertow.cli.rules import rules_app
@@ -227,6 +227,7 @@ def demo(
         print_summary(summarise(store))
         report = show_hash_bank(store, settings, summary.truth_path)
         show_text_signals(store, report.text)
+        show_network(store)
     finally:
         store.close()
     typer.echo("\nExplore it further:")
@@ -234,6 +235,9 @@ def demo(
     typer.echo(f"  undertow --db {db_url} export messages --format jsonl --out messages.jsonl")
     typer.echo(f"  undertow --db {db_url} export signals --format jsonl")
     typer.echo(f"  undertow --db {db_url} export links --format csv")
+    typer.echo(f"  undertow --db {db_url} export mirrors --format csv")
+    typer.echo(f"  undertow --db {db_url} export lineages")
+    typer.echo(f"  undertow --db {db_url} export graph --format gexf --out network.gexf")
     typer.echo(f"  ground truth of the simulated world: {summary.truth_path}")
 
 

@@ -109,3 +109,26 @@ def print_summary(summary: StoreSummary) -> None:
                 f"[bold]{title}:[/bold] " + ", ".join(f"{name} ({n})" for name, n in rows),
                 soft_wrap=True,
             )
+
+
+def show_network(store: Store) -> None:
+    """Mirror networks, rebrands and lineages found in the world."""
+    c = schema.channels
+    console = Console()
+    with store.engine.connect() as conn:
+        titles = dict(conn.execute(sa.select(c.c.channel_id, c.c.title)).all())
+        networks = conn.execute(sa.select(schema.networks)).all()
+        rebrands = conn.execute(sa.select(schema.rebrands)).all()
+        lineages = conn.execute(sa.select(schema.lineages)).all()
+    for network in sorted(networks, key=lambda n: -len(n.channels)):
+        score = "?" if network.propaganda is None else f"{network.propaganda:.2f}"
+        console.print(
+            f"[bold]network[/bold] around {titles.get(network.root_id, network.root_id)!r}: "
+            f"{len(network.channels) - 1} channels carry its feed (root's mean score {score})",
+            soft_wrap=True,
+        )
+    for rebrand in rebrands:
+        console.print(f"[bold]rebrand:[/bold] {rebrand.evidence.get('summary')}", soft_wrap=True)
+    for lineage in lineages:
+        names = " -> ".join(repr(titles.get(channel, channel)) for channel in lineage.channels)
+        console.print(f"[bold]lineage:[/bold] {names}", soft_wrap=True)

@@ -161,6 +161,8 @@ def test_demo_runs_end_to_end_as_a_user_types_it(tmp_path: Path) -> None:
     assert "What is in the store" in result.stdout
     assert "Amaq" in result.stdout
     assert "hash bank:" in result.stdout and "found only by PDQ" in result.stdout
+    assert "propaganda" in result.stdout and "network around" in result.stdout
+    assert "rebrand: sleeper" in result.stdout and "lineage:" in result.stdout
     assert (tmp_path / "demo" / "world" / "truth.json").exists()
     _, out, _ = invoke(
         "--db", f"sqlite:///{tmp_path / 'demo' / 'undertow.db'}", "export", "channels"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -120,7 +121,7 @@ class Combiner:
         return [w * v for w, v in zip(self.weights, values, strict=True)]
 
     def probability(self, values: Sequence[float]) -> float:
-        z = self.bias + sum(self.contributions(values))
+        z = self.bias + sum(map(operator.mul, self.weights, values))
         return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
 
 

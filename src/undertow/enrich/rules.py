@@ -122,11 +122,13 @@ class RuleSet:
         if not raw:
             return []
         pattern, literals = self._matchers[scope]
-        folded = matching_form(raw)
+        # Origins cost little (ranges, only for texts that do not fold one-to-one), so the
+        # text is folded once, with them, rather than again for texts that match.
+        spans = normalise(raw)
+        folded = spans.text
         found = [m for m in pattern.finditer(folded) if _left_ok(folded, m.start())]
         if not found:
             return []
-        spans = normalise(raw)  # same text as `folded`, plus where each character came from
         hits: list[RuleHit] = []
         for match in found:
             start, end = spans.raw_span(*match.span())

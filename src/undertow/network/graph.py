@@ -31,9 +31,6 @@ COMMUNITY_SEED = 20_240_601
 PAGERANK_ALPHA = 0.85
 TOP = 10
 """Hubs and accounts listed in `analyse`'s summary."""
-LINEAGE_TABLE = "lineage_links"
-_LINEAGE_FROM = ("from_id", "predecessor_id", "source_id", "source", "from_channel_id")
-_LINEAGE_TO = ("to_id", "successor_id", "target_id", "target", "to_channel_id")
 _TELEGRAM_KINDS = ("channel", "message", "bot", "invite")  # contacts are phone numbers: left out
 _NOT_ALNUM = re.compile(r"[\W_]+")
 
@@ -44,11 +41,6 @@ def match_key(name: str) -> str:
     """How handles and titles are compared: the matching form (case, homoglyphs, leet and
     spaced-out letters folded) with everything but letters and digits removed."""
     return _NOT_ALNUM.sub("", matching_form(_NOT_ALNUM.sub(" ", name)))
-
-
-def lineage_table() -> sa.Table | None:
-    """The lineage table when the schema has one (the lineage stage may not exist yet)."""
-    return schema.metadata.tables.get(LINEAGE_TABLE)
 
 
 class _EdgeBook:
@@ -232,27 +224,19 @@ def _add_migrations(conn: sa.Connection, graph: Any, book: _EdgeBook) -> None:
 
 
 def _add_lineage(conn: sa.Connection, graph: Any, book: _EdgeBook) -> None:
-    table = lineage_table()
-    if table is None or not sa.inspect(conn).has_table(table.name):
-        return
-    names = set(table.c.keys())
-    source = next((name for name in _LINEAGE_FROM if name in names), None)
-    target = next((name for name in _LINEAGE_TO if name in names), None)
-    if "channel_id" in names:  # the other end, named by the table's own key
-        source, target = source or (target and "channel_id"), target or (source and "channel_id")
-    if source is None or target is None:
-        raise ValueError(
-            f"table {table.name} has no predecessor/successor columns: expected one of "
-            f"{', '.join(_LINEAGE_FROM)} and one of {', '.join(_LINEAGE_TO)} (either may be "
-            "channel_id)"
-        )
-    extra = sorted(names - {source, target, "id", "key", "type", "weight", "first", "last"})
-    for row in conn.execute(sa.select(table)).mappings():
-        at = row["at"] if isinstance(row.get("at"), int) else None
-        _ensure_channel(graph, row[source])
-        _ensure_channel(graph, row[target])
-        book.add(row[source], row[target], "lineage", 1, at, at,
-                 **{name: row[name] for name in extra})  # fmt: skip
+    """Predecessor -> successor, timed at the successor's first post, with score and evidence."""
+    links, lineages = schema.lineage_links, schema.lineages
+    first_posts: dict[str, int] = {}
+    for (lifetimes,) in conn.execute(sa.select(lineages.c.lifetimes)):
+        for life in lifetimes:
+            if isinstance(life.get("first_post"), int):
+                first_posts[life["channel_id"]] = life["first_post"]
+    for row in conn.execute(sa.select(links)):
+        at = first_posts.get(row.to_id)
+        _ensure_channel(graph, row.from_id)
+        _ensure_channel(graph, row.to_id)
+        book.add(row.from_id, row.to_id, "lineage", 1, at, at, lineage_id=row.lineage_id,
+                 score=row.score, evidence=row.evidence)  # fmt: skip
 
 
 def _add_accounts(conn: sa.Connection, graph: Any, book: _EdgeBook) -> None:

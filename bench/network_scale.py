@@ -1,0 +1,83 @@
+"""How the network stage grows: the same kind of world at about 1M and 4M messages.
+
+Each world is simulated (cached under bench/work/), ingested into a fresh SQLite store, and
+then only the network stage runs (`analyse_network`: near-duplicate signatures and pairs,
+mirror relations and networks, rebrands, lineages), timed on its own.  Media hashing and the
+text stage are not run, so pictures and text scores do not take part; the stage's cost is
+in the messages.  The figure that matters is the ratio of the two times against the ratio of
+the message counts (linear growth: equal ratios).  Writes bench/results/network_scale.json.
+
+    python bench/network_scale.py [--scales 200 800]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import time
+from typing import Any
+
+import sqlalchemy as sa
+
+from undertow.ingest import ingest_paths
+from undertow.settings import load_settings, sqlite_url
+from undertow.simulate import simulate_world
+from undertow.stages.network import analyse_network
+from undertow.store import open_store, schema
+
+from common import WORK, write_result
+
+
+def run(scale: int) -> dict[str, Any]:
+    world = WORK / f"network-world-{scale}"
+    if not (world / "truth.json").exists():
+        simulate_world(world, seed=41, scale=scale)
+    db, data = WORK / f"network-{scale}.db", WORK / f"network-{scale}-data"
+    db.unlink(missing_ok=True)
+    shutil.rmtree(data, ignore_errors=True)
+    settings = load_settings(sqlite_url(db), data)
+    store = open_store(settings.db_url)
+    began = time.perf_counter()
+    ingest_paths(store, settings, [world / "exports"])
+    ingest_s = time.perf_counter() - began
+    began = time.perf_counter()
+    report = analyse_network(store, settings)
+    network_s = time.perf_counter() - began
+    with store.engine.connect() as conn:
+        messages = conn.execute(sa.select(sa.func.count()).select_from(schema.messages)).scalar()
+    store.close()
+    return {
+        "scale": scale,
+        "messages": messages,
+        "ingest_s": round(ingest_s, 1),
+        "network_s": round(network_s, 1),
+        "network_messages_per_s": round((messages or 0) / network_s),
+        "text_pairs": report.text_pairs,
+        "mirror_pairs": report.mirror_pairs,
+        "networks": report.networks,
+        "rebrands": report.rebrands,
+        "lineages": report.lineages,
+        "peak_rss_mb_so_far": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scales", type=int, nargs=2, default=[200, 800])
+    args = parser.parse_args()
+    small, large = (run(scale) for scale in args.scales)
+    write_result(
+        "network_scale",
+        {
+            "small": small,
+            "large": large,
+            "message_ratio": round(large["messages"] / small["messages"], 2),
+            "time_ratio": round(large["network_s"] / small["network_s"], 2),
+            "goal": "time ratio no worse than the message ratio (linear growth)",
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -57,7 +57,10 @@ BLOCK_CHARS = 4  # title stems are compared within blocks sharing this many firs
 # Tokens that number or label an incarnation rather than name it: "2", "v3", "#4", "new".
 _LABELS = frozenset(
     {"new", "backup", "bkp", "official", "reserve", "spare", "real", "again", "back", "alt",
-     "جديد", "الجديد", "احتياط", "احتياطي"}
+     "the", "جديد", "الجديد", "احتياط", "احتياطي",
+     # numbering written out: "X One", "X Two", "X II"
+     "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+     "ii", "iii", "iv", "vi", "vii", "viii", "ix", "x"}
 )  # fmt: skip
 _NUMBERING = re.compile(r"(?:v|ver|version|no|nr|part|pt)?[.#№]?\d+(?:\.\d+)*")
 _TOKEN_SPLIT = re.compile(r"[\s_\-–—|/\\()\[\]{}:,;!?\"«»]+")

@@ -11,7 +11,6 @@ import random
 from undertow.simulate.clock import DAY, HOUR, MINUTE, WORLD_END, WORLD_START
 from undertow.simulate.context import SimulationContext
 from undertow.simulate.feeds import (
-    MirrorStyle,
     PartsMaker,
     creation_event,
     mirror_feed,
@@ -21,7 +20,7 @@ from undertow.simulate.feeds import (
     topic_posts,
     window_start,
 )
-from undertow.simulate.images import BENIGN_POOL_SIZE, STYLE_COUNT, benign_image_id
+from undertow.simulate.images import BENIGN_POOL_SIZE, benign_image_id
 from undertow.simulate.model import Channel, Event
 from undertow.simulate.text import (
     NEUTRAL_NOUNS,
@@ -38,16 +37,6 @@ from undertow.simulate.text import (
 )
 from undertow.simulate.writer import write_chat
 
-NEWS_TITLES = ("World News Desk", "Global Affairs Brief", "Evening News Digest")
-RESEARCH_TITLES = ("Conflict Research Notes", "Extremism Monitor Briefings")
-BENIGN_CHANNELS = (
-    ("Kitchen Corner", "cooking"),
-    ("Sports Roundup", "sports"),
-    ("Weather Watch", "weather"),
-    ("Tech Bits", "tech"),
-)
-FORWARDER_TITLES = ("Events Around Town", "Weekend Picks", "City Guide Reposts", "What's On Today")
-GROUP_TITLES = ("Neighbourhood Chat", "Book Club Lounge", "Hiking Friends")
 _QUOTES = (
     "Analysts say the Amaq agency claimed",
     "Researchers note that Nashir News Agency channels shared",
@@ -97,9 +86,10 @@ def _research_post(rng: random.Random) -> list[Part]:
 def build_benign_world(ctx: SimulationContext, unit: int) -> None:
     """Write unit `unit`'s hard negatives, benign channels, benign network and group chat."""
     rng = ctx.rng(unit, "benign")
+    variant = ctx.variant
     suffix = f" {unit + 1}" if unit else ""
     images = [benign_image_id(rng.randrange(BENIGN_POOL_SIZE)) for _ in range(30)]
-    for title in rng.sample(NEWS_TITLES, k=rng.randint(1, 2)):
+    for title in rng.sample(variant.news_titles, k=rng.randint(1, 2)):
         _simple_channel(
             ctx,
             rng,
@@ -110,7 +100,7 @@ def build_benign_world(ctx: SimulationContext, unit: int) -> None:
             photo_chance=0.2,
             images=images,
         )
-    title = rng.choice(RESEARCH_TITLES) + suffix
+    title = rng.choice(variant.research_titles) + suffix
     _simple_channel(
         ctx,
         rng,
@@ -121,7 +111,7 @@ def build_benign_world(ctx: SimulationContext, unit: int) -> None:
         photo_chance=0.0,
         images=images,
     )
-    for title, topic in rng.sample(BENIGN_CHANNELS, k=rng.randint(3, 4)):
+    for title, topic in rng.sample(variant.benign_channels, k=rng.randint(3, 4)):
         _simple_channel(
             ctx,
             rng,
@@ -133,7 +123,7 @@ def build_benign_world(ctx: SimulationContext, unit: int) -> None:
             images=images,
         )
     _benign_network(ctx, rng, unit, suffix, images)
-    _group(ctx, rng, rng.choice(GROUP_TITLES) + suffix, images)
+    _group(ctx, rng, rng.choice(variant.group_titles) + suffix, images)
 
 
 def _simple_channel(
@@ -173,7 +163,7 @@ def _benign_network(
 ) -> None:
     network_id = f"benign-net-{unit + 1}"
     start = WORLD_START + rng.randint(0, 5 * DAY)
-    title = "City Events Daily" + suffix
+    title = ctx.variant.benign_source_title + suffix
     source = ctx.new_channel(
         role="benign_source",
         chat_type="public_channel",
@@ -194,9 +184,9 @@ def _benign_network(
         ctx, source, [creation_event(start, title), *posts], keep_posts=True
     ).posts
     members = [source]
-    for forwarder_title in rng.sample(FORWARDER_TITLES, k=rng.randint(2, 3)):
+    for forwarder_title in rng.sample(ctx.variant.forwarder_titles, k=rng.randint(2, 3)):
         method = rng.choice(("forward", "copy"))
-        style = MirrorStyle.draw(rng, method, ("#events", "#weekend"), STYLE_COUNT)
+        style = ctx.variant.mirror_style(rng, method, ("#events", "#weekend"))
         since = window_start(rng, start, 30)
         forwarder = ctx.new_channel(
             role="benign_forwarder",

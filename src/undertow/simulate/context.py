@@ -16,6 +16,7 @@ from typing import BinaryIO
 from undertow.simulate.images import ImagePool
 from undertow.simulate.model import Channel
 from undertow.simulate.truth import TruthBook
+from undertow.simulate.variant import DEFAULT, Variant
 
 # Odd, not divisible by 5 or 3: multiplying by it permutes residues mod 10**9 and 9 * 10**8, so
 # ids look random yet can never collide.
@@ -42,6 +43,7 @@ class SimulationContext:
     truth_messages: BinaryIO
     images: ImagePool
     progress: Callable[[int], None] | None
+    variant: Variant = DEFAULT
     truth: TruthBook = field(default_factory=TruthBook)
     counters: Counters = field(default_factory=Counters)
     _next_chat: int = 0

@@ -15,6 +15,12 @@ from undertow.simulate.model import Event, SourcePost
 from undertow.simulate.text import Part, copy_edit, topic_post
 
 PartsMaker = Callable[[random.Random], list[Part]]
+# What a copy mirror does to a post's parts: (parts, rng, hashtags it may add) -> edited parts.
+CopyEditor = Callable[[list[Part], random.Random, tuple[str, ...]], list[Part]]
+# Default per-mirror median lag range, log-uniform so both ends occur.
+MIRROR_LAG_RANGE = (2 * MINUTE, 8 * HOUR)
+# Sigma of the log-normal spread of each post's lag around its mirror's median.
+LAG_SPREAD = 0.6
 
 
 def topic_posts(topic: str) -> PartsMaker:
@@ -81,26 +87,38 @@ def pin_events(rng: random.Random, events: list[Event], chance: float) -> list[E
 
 @dataclass(frozen=True, slots=True)
 class MirrorStyle:
-    """How a mirror carries its source: method, share of posts, typical lag and image style."""
+    """How a mirror carries its source: method, share of posts, typical lag and its spread,
+    image style, and how a copy edits the text."""
 
     method: str
     share: float
     lag_median: float
     image_style: int
     hashtags: tuple[str, ...]
+    lag_spread: float = LAG_SPREAD
+    edit: CopyEditor = copy_edit
 
     @staticmethod
     def draw(
-        rng: random.Random, method: str, hashtags: tuple[str, ...], styles: int
+        rng: random.Random,
+        method: str,
+        hashtags: tuple[str, ...],
+        styles: int,
+        *,
+        lag_range: tuple[float, float] = MIRROR_LAG_RANGE,
+        lag_spread: float = LAG_SPREAD,
+        edit: CopyEditor = copy_edit,
     ) -> MirrorStyle:
-        # Lags from a couple of minutes to several hours, log-uniform so both ends occur.
-        lag = math.exp(rng.uniform(math.log(2 * MINUTE), math.log(8 * HOUR)))
+        low, high = lag_range
+        lag = math.exp(rng.uniform(math.log(low), math.log(high)))
         return MirrorStyle(
             method=method,
             share=round(rng.uniform(0.5, 1.0), 3),
             lag_median=lag,
             image_style=rng.randrange(styles),
             hashtags=hashtags,
+            lag_spread=lag_spread,
+            edit=edit,
         )
 
 
@@ -131,7 +149,7 @@ def mirror_feed(
         feed.eligible += 1
         if rng.random() >= style.share:
             continue
-        ts = post.ts + max(30, int(style.lag_median * rng.lognormvariate(0, 0.6)))
+        ts = post.ts + max(30, int(style.lag_median * rng.lognormvariate(0, style.lag_spread)))
         if ts >= end:
             continue
         feed.carried += 1
@@ -140,7 +158,7 @@ def mirror_feed(
         else:
             event = Event(
                 ts=ts,
-                parts=copy_edit(list(post.parts), rng, style.hashtags),
+                parts=style.edit(list(post.parts), rng, style.hashtags),
                 image_id=post.image_id,
                 style=style.image_style if post.image_id is not None else None,
             )

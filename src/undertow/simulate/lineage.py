@@ -27,8 +27,6 @@ from undertow.simulate.text import (
     handle_base,
     hashtag_parts,
     link,
-    lookalike_handles,
-    lookalike_titles,
     mention,
     plain,
 )
@@ -106,9 +104,9 @@ def build_lineage(
     """Write every incarnation of `plan`, record the lineage and mirrors; return the channels."""
     source_channel, source_posts = source
     windows = _windows(rng, plan.incarnations)
-    titles = lookalike_titles(plan.base_title, len(windows), rng)
+    titles = ctx.variant.lineage_titles(plan.base_title, len(windows), rng)
     handles = ctx.reserve_handles(
-        lookalike_handles(handle_base(plan.base_title, rng), len(windows))
+        ctx.variant.lineage_handles(handle_base(plan.base_title, rng), titles)
     )
     # kinds[i] is how the succession i -> i+1 is announced, None when it is not.
     kinds = [rng.choice(ANNOUNCEMENT_KINDS) if rng.random() < 0.6 else None for _ in windows[1:]]

@@ -25,7 +25,6 @@ from undertow.simulate.feeds import (
 from undertow.simulate.images import (
     BENIGN_POOL_SIZE,
     PROPAGANDA_POOL_SIZE,
-    STYLE_COUNT,
     benign_image_id,
     propaganda_image_id,
 )
@@ -39,18 +38,10 @@ from undertow.simulate.text import (
     handle_base,
     outlet_post,
 )
+from undertow.simulate.variant import Variant
 from undertow.simulate.writer import write_chat
 
 EDITIONS = ("", "English", "Français", "Türkçe", "Deutsch", "Bahasa", "Español", "Italiano")
-MIRROR_BRANDS = ("Amaq", "Khilafah", "Dawlah", "Nashir")
-MIRROR_SUFFIXES = ("News", "Updates", "Archive", "Feed", "Media", "24", "Daily", "Bulletin")
-SLEEPER_PERSONAS = (
-    ("Daily Recipes", "cooking"),
-    ("Garden Tips", "gardening"),
-    ("Travel Photo Diary", "travel"),
-    ("Morning Weather Notes", "weather"),
-)
-LINEAGE_BASES = ("Nashir", "Amaq Daily", "Khilafah News", "Dawlah Media")
 Feed = tuple[Channel, list[SourcePost]]
 
 
@@ -74,15 +65,16 @@ def edition_of(unit: int) -> str:
     return f" {edition}" + (f" {rounds + 1}" if rounds else "")
 
 
-def mirror_title(rng: random.Random) -> str:
-    return f"{rng.choice(MIRROR_BRANDS)} {rng.choice(MIRROR_SUFFIXES)}"
+def mirror_title(rng: random.Random, variant: Variant) -> str:
+    return f"{rng.choice(variant.mirror_brands)} {rng.choice(variant.mirror_suffixes)}"
 
 
 def build_propaganda_network(ctx: SimulationContext, unit: int) -> None:
     """Write every chat of network `net-<unit+1>` and record its truth."""
     network_id = f"net-{unit + 1}"
     rng = ctx.rng(unit, "network")
-    backup_handle = ctx.claim_handle(f"khilafah_backup_{unit + 1}")
+    variant = ctx.variant
+    backup_handle = ctx.claim_handle(f"{variant.backup_handle}_{unit + 1}")
     plan = NetworkPlan(
         network_id=network_id,
         edition=edition_of(unit),
@@ -102,11 +94,9 @@ def build_propaganda_network(ctx: SimulationContext, unit: int) -> None:
         lineage = LineagePlan(
             lineage_id=f"{network_id}-lineage-{index + 1}",
             network_id=network_id,
-            base_title=rng.choice(LINEAGE_BASES),
+            base_title=rng.choice(variant.lineage_bases),
             incarnations=rng.randint(3, 6),
-            style=MirrorStyle.draw(
-                rng, rng.choice(("forward", "copy")), MIRROR_HASHTAGS, STYLE_COUNT
-            ),
+            style=variant.mirror_style(rng, rng.choice(("forward", "copy")), MIRROR_HASHTAGS),
         )
         members += build_lineage(
             ctx, rng, lineage, source, moves=plan.moves, backup_handle=backup_handle
@@ -118,7 +108,7 @@ def _outlet(ctx: SimulationContext, rng: random.Random, plan: NetworkPlan) -> Fe
     start = WORLD_START + rng.randint(0, 2 * DAY)
     end = WORLD_END - rng.randint(0, DAY)
     renamed_at = start + int((end - start) * rng.uniform(0.3, 0.6))
-    first_title, second_title = f"Amaq Agency{plan.edition}", f"Amaq News Agency{plan.edition}"
+    first_title, second_title = (f"{title}{plan.edition}" for title in ctx.variant.outlet_titles)
     channel = ctx.new_channel(
         role="outlet",
         chat_type="public_channel",
@@ -157,7 +147,7 @@ def _distributor(
     outlet_channel, outlet_posts = outlet
     start = window_start(rng, outlet_posts[0].ts if outlet_posts else WORLD_START, 5)
     end = WORLD_END - rng.randint(0, DAY)
-    title = f"Nashir News Agency{plan.edition}"
+    title = f"{ctx.variant.distributor_title}{plan.edition}"
     channel = ctx.new_channel(
         role="distributor",
         chat_type="public_channel",
@@ -169,7 +159,8 @@ def _distributor(
     style = MirrorStyle(
         method="forward",
         share=round(rng.uniform(0.6, 0.85), 3),
-        lag_median=math.exp(rng.uniform(math.log(5 * MINUTE), math.log(90 * MINUTE))),
+        lag_median=math.exp(rng.uniform(*map(math.log, ctx.variant.distributor_lag_range))),
+        lag_spread=ctx.variant.lag_spread,
         image_style=0,
         hashtags=(),
     )
@@ -203,7 +194,7 @@ def _mirror(
     source_channel, source_posts = source
     start = window_start(rng, source_channel.first_post or WORLD_START, 40)
     end = WORLD_END - rng.randint(0, 2 * DAY)
-    title = mirror_title(rng)
+    title = mirror_title(rng, ctx.variant)
     public = rng.random() < 0.75
     channel = ctx.new_channel(
         role=f"{method}_mirror",
@@ -213,7 +204,7 @@ def _mirror(
         propaganda=True,
         network_id=plan.network_id,
     )
-    style = MirrorStyle.draw(rng, method, MIRROR_HASHTAGS, STYLE_COUNT)
+    style = ctx.variant.mirror_style(rng, method, MIRROR_HASHTAGS)
     since = start + 10 * MINUTE
     feed = mirror_feed(rng, source_posts, style, since=since, until=end)
     filler = original_events(
@@ -243,12 +234,12 @@ def _sleeper(
     ctx: SimulationContext, rng: random.Random, plan: NetworkPlan, outlet: Feed
 ) -> Channel:
     outlet_channel, outlet_posts = outlet
-    persona, topic = rng.choice(SLEEPER_PERSONAS)
+    persona, topic = rng.choice(ctx.variant.sleeper_personas)
     start = WORLD_START + rng.randint(3 * DAY, 30 * DAY)
     rebrand_at = start + rng.randint(20 * DAY, 60 * DAY)
     shift_at = rebrand_at + rng.randint(HOUR, 2 * DAY)
     end = WORLD_END - rng.randint(0, DAY)
-    new_title = mirror_title(rng)
+    new_title = mirror_title(rng, ctx.variant)
     channel = ctx.new_channel(
         role="sleeper",
         chat_type="public_channel",
@@ -267,7 +258,7 @@ def _sleeper(
         image_ids=benign_images,
     )
     photo_at = rebrand_at + rng.randint(MINUTE, 30 * MINUTE)
-    style = MirrorStyle.draw(rng, rng.choice(("forward", "copy")), MIRROR_HASHTAGS, STYLE_COUNT)
+    style = ctx.variant.mirror_style(rng, rng.choice(("forward", "copy")), MIRROR_HASHTAGS)
     feed = mirror_feed(rng, outlet_posts, style, since=shift_at, until=end)
     events = [
         creation_event(start, persona),

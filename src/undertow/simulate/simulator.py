@@ -16,6 +16,7 @@ from undertow.simulate.context import SimulationContext
 from undertow.simulate.images import ImagePool
 from undertow.simulate.network import build_propaganda_network
 from undertow.simulate.truth import GENERATED_BY
+from undertow.simulate.variant import variant_named
 
 MARKER_NAME = ".undertow-simulation"
 EXPORTS_NAME = "exports"
@@ -55,13 +56,16 @@ def simulate_world(
     seed: int = 1,
     scale: int = 1,
     progress: Callable[[int], None] | None = None,
+    variant: str = "default",
 ) -> SimulationSummary:
     """Write a synthetic world of Telegram Desktop exports plus its ground truth to `out_dir`.
 
-    The same `seed` and `scale` always give byte-identical files. `progress`, if given, is
-    called with the number of messages written since its previous call. `out_dir` must be
-    missing, empty, or hold an earlier simulation (which is replaced).
+    The same `seed`, `scale` and `variant` always give byte-identical files. `progress`, if
+    given, is called with the number of messages written since its previous call. `out_dir`
+    must be missing, empty, or hold an earlier simulation (which is replaced). `variant` picks
+    the titles, mirror lags and copy edits the world is drawn from ("default" or "alt").
     """
+    world_variant = variant_named(variant)
     if seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed}")
     if scale < 1:
@@ -80,6 +84,7 @@ def simulate_world(
             truth_messages=truth_messages,
             images=ImagePool(seed),
             progress=progress,
+            variant=world_variant,
         )
         for unit in range(scale):
             build_propaganda_network(ctx, unit)

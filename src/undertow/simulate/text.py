@@ -7,6 +7,7 @@ words plus the brand names and hashtags that public reporting names as indicator
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 # (entity type, text, href); "plain" parts become bare strings in the export's `text` array.
@@ -246,3 +247,90 @@ def handle_base(title: str, rng: random.Random) -> str:
 
 def person_name(rng: random.Random) -> str:
     return f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+
+
+# Signatures copy channels put on re-posts in the "alt" variant; made-up, neutral handles.
+SIGNATURE_HANDLES = ("news_relay_hub", "daily_repost_feed", "archive_copy_desk", "update_mirror")
+
+
+def heavy_copy_edit(parts: list[Part], rng: random.Random, hashtags: tuple[str, ...]) -> list[Part]:
+    """A heavier re-post than `copy_edit`, still keeping most of the text: signature lines,
+    leading emoji, shuffled hashtags, joined lines, 60-90 % truncation, an added sentence."""
+    edited = list(parts)
+    kinds = ("signature", "emoji", "shuffle", "join", "truncate", "sentence", "hashtag")
+    edits = rng.sample(kinds, k=rng.randint(2, 4))
+    if "truncate" in edits:
+        edited = _truncate_share(edited, rng, 0.6, 0.9)
+    if "shuffle" in edits:
+        edited = _shuffle_hashtags(edited, rng)
+    if "join" in edits:
+        edited = [(k, _join_lines(t), h) if k == "plain" else (k, t, h) for k, t, h in edited]
+    if "hashtag" in edits and hashtags:
+        edited = [("hashtag", rng.choice(hashtags), None), plain(" "), *edited]
+    if "sentence" in edits:
+        edited.append(plain(f"\n{sentence(rng)}"))
+    if "emoji" in edits:
+        edited = [plain(f"{rng.choice(EMOJI)}{rng.choice(EMOJI)} "), *edited]
+    if "signature" in edits:
+        handle = mention(rng.choice(SIGNATURE_HANDLES))
+        if rng.random() < 0.5:
+            edited = [plain("via "), handle, plain("\n"), *edited]
+        else:
+            edited += [plain("\nvia "), handle]
+    return edited
+
+
+def _truncate_share(parts: list[Part], rng: random.Random, low: float, high: float) -> list[Part]:
+    """Keep `low`-`high` of the words of the first long plain part, keeping what follows it."""
+    for index, (kind, text, _) in enumerate(parts):
+        words = text.split(" ")
+        if kind == "plain" and len(words) > 6:
+            keep = max(3, round(len(words) * rng.uniform(low, high)))
+            return [*parts[:index], plain(" ".join(words[:keep]) + "...\n"), *parts[index + 1 :]]
+    return parts
+
+
+def _join_lines(text: str) -> str:
+    """Line breaks (and the blanks around them) become one space."""
+    return re.sub(r"[ \t]*\n\s*", " ", text)
+
+
+def _shuffle_hashtags(parts: list[Part], rng: random.Random) -> list[Part]:
+    """Reorder the hashtag entities among the slots they occupy."""
+    slots = [index for index, part in enumerate(parts) if part[0] == "hashtag"]
+    tags = [parts[index] for index in slots]
+    rng.shuffle(tags)
+    shuffled = list(parts)
+    for index, tag in zip(slots, tags, strict=True):
+        shuffled[index] = tag
+    return shuffled
+
+
+def spelled_out_titles(base: str, count: int, rng: random.Random) -> list[str]:
+    """Look-alike successor titles of the "alt" variant: numbering, spelling and punctuation
+    schemes other than `lookalike_titles` uses; the first is `base` itself."""
+    first_word, _, rest = base.partition(" ")
+    candidates = [
+        f"{base} 1",
+        f"{base} One",
+        "-".join(first_word) + (f" {rest}" if rest else ""),
+        base.replace(" ", "."),
+        f"{base} (official)",
+        f"{base} II",
+        base.upper(),
+        f"The {base}",
+        base.replace(" ", "_") + f"_{rng.randint(10, 99)}",
+    ]
+    rng.shuffle(candidates)
+    return [base, *candidates[: count - 1]]
+
+
+def spelled_out_handles(base: str, titles: list[str]) -> list[str]:
+    """Handles spelling out each incarnation's title ("Dawlah Today One" ->
+    `dawlah_today_one_47`), with the number `base` ends in; the first is `base` itself."""
+    number = base.rsplit("_", maxsplit=1)[-1]
+    handles = [base]
+    for title in titles[1:]:
+        words = "".join(c if c.isascii() and c.isalnum() else " " for c in title.lower()).split()
+        handles.append("_".join([*words, number]))
+    return handles

@@ -77,7 +77,7 @@ def test_network_exports_from_the_command_line(tmp_path: Path) -> None:
     assert invoke("--db", db, "ingest", str(tmp_path / "w" / "exports"))[0] == 0
     code, out, _ = invoke("--db", db, "run", "--workers", "1")
     assert code == 0 and "mirror relation(s)" in out
-    for kind in ("mirrors", "rebrands", "migrations"):
+    for kind in ("mirrors", "rebrands", "migrations", "migration-counts", "lineages"):
         code, out, _ = invoke("--db", db, "export", kind)
         assert code == 0 and out.strip(), kind
         json.loads(out.splitlines()[0])

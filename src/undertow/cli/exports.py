@@ -12,10 +12,12 @@ from undertow.cli.common import FormatOption, OutOption, err, open_store_or_exit
 from undertow.exchange.graph_export import GRAPH_FORMATS, write_graph
 from undertow.exchange.network_export import (
     LINEAGE_FIELDS,
+    MIGRATION_COUNT_FIELDS,
     MIGRATION_FIELDS,
     MIRROR_FIELDS,
     REBRAND_FIELDS,
     iter_lineages,
+    iter_migration_counts,
     iter_migrations,
     iter_mirrors,
     iter_rebrands,
@@ -51,6 +53,7 @@ def _export(kind: str, fmt: str, out: Path | None) -> None:
             "rebrands": (iter_rebrands, REBRAND_FIELDS),
             "migrations": (iter_migrations, MIGRATION_FIELDS),
             "lineages": (iter_lineages, LINEAGE_FIELDS),
+            "migration-counts": (iter_migration_counts, MIGRATION_COUNT_FIELDS),
         }[kind]
         rows = reader(store)
         if out is None:
@@ -104,6 +107,12 @@ def export_rebrands(fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
 def export_migrations(fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
     """Links to other platforms and backups: who points where, when, first seen, by how many."""
     _export("migrations", fmt, out)
+
+
+@export_app.command("migration-counts")
+def export_migration_counts(fmt: FormatOption = "jsonl", out: OutOption = None) -> None:
+    """Links off the open web by week and platform: posts, channels, new destinations."""
+    _export("migration-counts", fmt, out)
 
 
 @export_app.command("lineages")

@@ -120,3 +120,51 @@ def iter_lineages(store: Store) -> Iterator[dict[str, Any]]:
                 "incarnations": len(row.channels),
                 "lifetimes": row.lifetimes,
             }
+
+
+MIGRATION_COUNT_FIELDS = (
+    "week",
+    "platform",
+    "links",
+    "channels",
+    "destinations",
+    "new_destinations",
+)
+WEEK = 7 * 86_400
+
+
+def iter_migration_counts(store: Store) -> Iterator[dict[str, Any]]:
+    """Links off the open web counted by week (starting Monday, UTC) and platform: how many
+    posts, channels and destinations, and how many destinations appeared for the first time
+    (the view researchers built by hand after the 2019 Referral Action Day)."""
+    ml, m = schema.message_links, schema.messages
+    query = (
+        sa.select(ml.c.platform, ml.c.channel_id, ml.c.normalized_url, m.c.date)
+        .join(m, sa.and_(m.c.channel_id == ml.c.channel_id, m.c.message_id == ml.c.message_id))
+        .where(ml.c.platform != "web")
+        .order_by(m.c.date)
+    )
+    seen: set[str] = set()
+    buckets: dict[tuple[int, str], dict[str, Any]] = {}
+    with store.engine.connect() as conn:
+        for platform, channel_id, url, date in conn.execute(query):
+            # Unix day 0 was a Thursday: shift so that weeks start on Monday.
+            week = (date + 3 * 86_400) // WEEK * WEEK - 3 * 86_400
+            bucket = buckets.setdefault(
+                (week, platform), {"links": 0, "channels": set(), "urls": set(), "new": 0}
+            )
+            bucket["links"] += 1
+            bucket["channels"].add(channel_id)
+            bucket["urls"].add(url)
+            if url not in seen:
+                seen.add(url)
+                bucket["new"] += 1
+    for (week, platform), bucket in sorted(buckets.items()):
+        yield {
+            "week": str(iso(week))[:10],
+            "platform": platform,
+            "links": bucket["links"],
+            "channels": len(bucket["channels"]),
+            "destinations": len(bucket["urls"]),
+            "new_destinations": bucket["new"],
+        }

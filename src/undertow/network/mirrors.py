@@ -79,12 +79,15 @@ def link_posts(
     """Carriages by (mirror channel, source channel) from every kind of evidence."""
     by_id = {post.id: post for post in posts}
     text_groups: dict[str, list[int]] = defaultdict(list)
-    media_groups: dict[str, list[int]] = defaultdict(list)
+    # Posts showing each picture, by date: a post looks only at the window before it.
+    media_groups: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for post in posts:
         if post.text_key is not None:
             text_groups[post.text_key].append(post.id)
         for sha in post.media:
-            media_groups[sha].append(post.id)
+            media_groups[sha].append((post.date, post.id))
+    for group in media_groups.values():
+        group.sort()
     near: dict[int, list[int]] = defaultdict(list)
     for a, b in near_pairs:
         if a in by_id and b in by_id:
@@ -102,16 +105,13 @@ def link_posts(
             text_side.update(text_groups[post.text_key])
         media_side: set[int] = set()
         for sha in post.media:
-            media_side.update(media_groups[sha])
-            for other in similar_media.get(sha, ()):
-                media_side.update(media_groups.get(other, ()))
+            for same in (sha, *similar_media.get(sha, ())):
+                media_side.update(_window(media_groups.get(same, []), post.date))
         chosen = _latest_per_channel(post, text_side, by_id)
         for channel, earlier in _latest_per_channel(post, media_side, by_id).items():
             # A picture alone counts only between posts whose texts do not disagree (one
-            # of them has none) and that are close in time.
-            if (post.text_key is None or earlier.text_key is None) and (
-                post.date - earlier.date <= MEDIA_MAX_LAG
-            ):
+            # of them has none); `_window` keeps them close in time.
+            if post.text_key is None or earlier.text_key is None:
                 chosen.setdefault(channel, earlier)
         method = "forward" if post.is_forward else None
         for channel, earlier in chosen.items():
@@ -123,6 +123,13 @@ def link_posts(
             if channel != post.channel_id and channel not in chosen:
                 links[(post.channel_id, channel)].append(Carriage(post.id, None, None, "forward"))
     return links
+
+
+def _window(group: list[tuple[int, int]], date: int) -> list[int]:
+    """Ids of the posts in `group` (sorted by date) from `MEDIA_MAX_LAG` before `date` to it."""
+    low = bisect_left(group, (date - MEDIA_MAX_LAG, -1))
+    high = bisect_right(group, (date, 2**63))
+    return [post_id for _, post_id in group[low:high]]
 
 
 def _latest_per_channel(post: Post, ids: set[int], by_id: dict[int, Post]) -> dict[str, Post]:

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -57,21 +58,34 @@ class NetworkReport:
     networks: int = 0
     rebrands: int = 0
     lineages: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def analyse_network(
     store: Store, settings: Settings, *, progress: Callable[[int], None] | None = None
 ) -> NetworkReport:
     report = NetworkReport()
+    began = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal began
+        now = time.perf_counter()
+        report.seconds[name] = round(now - began, 2)
+        began = now
+
     report.new_messages, report.text_pairs = _near_duplicates(store, settings, progress)
+    lap("near_duplicates")
     with store.engine.begin() as conn:
         rebrands = find_rebrands(conn)
         report.rebrands = len(rebrands)
+        lap("rebrands")
         pairs, networks = _mirrors(conn, rebrands)
         report.mirror_pairs, report.networks = len(pairs), len(networks)
+        lap("mirrors")
         found = find_lineages(conn)
         report.lineages = len(found)
         _write_lineages(conn, found)
+        lap("lineages")
         conn.execute(schema.rebrands.delete())
         if rebrands:
             conn.execute(

@@ -281,24 +281,29 @@ class LshSegment:
 
     @classmethod
     def merge(cls, a: LshSegment, b: LshSegment) -> LshSegment:
-        keys = np.concatenate((a.keys, b.keys))
-        order = np.argsort(keys, kind="stable")  # two sorted runs: a linear merge
-        rows = np.concatenate((a.rows, b.rows + np.uint32(len(a))))
+        # Where b's keys land among a's (after equal ones, so rows stay ascending per key):
+        # one mask, not an argsort of everything, so merging needs little beyond the result.
+        from_b = np.zeros(len(a.keys) + len(b.keys), dtype=bool)
+        from_b[np.searchsorted(a.keys, b.keys, side="right") + np.arange(len(b.keys))] = True
+        from_a = ~from_b
+        keys = np.empty(len(from_b), dtype=np.uint64)
+        keys[from_b], keys[from_a] = b.keys, a.keys
+        rows = np.empty(len(from_b), dtype=np.uint32)
+        rows[from_b], rows[from_a] = b.rows + np.uint32(len(a)), a.rows
         return cls(np.concatenate((a.ids, b.ids)), np.concatenate((a.values, b.values)),
-                   np.concatenate((a.sizes, b.sizes)), keys[order], rows[order])  # fmt: skip
+                   np.concatenate((a.sizes, b.sizes)), keys, rows)  # fmt: skip
 
-    def candidates(self, probe: LshSegment, max_bucket: int) -> tuple[I64, I64]:
-        """(probe row, row here) for every band key of `probe` (a batch built as a segment, so
-        its keys are sorted, which keeps the binary searches cache-friendly) found here, at
-        most `max_bucket` (the earliest) per bucket; a pair may repeat across bands."""
-        lo = np.searchsorted(self.keys, probe.keys, side="left")
-        count = np.searchsorted(self.keys, probe.keys, side="right") - lo
+    def candidates(self, keys: U64, rows: U32, max_bucket: int) -> tuple[I64, I64]:
+        """(probe row, row here) for every probe band key found here, at most `max_bucket`
+        (the earliest) per bucket; a pair may repeat across bands.  Probe keys come sorted
+        (from a batch's own segment), which keeps the binary searches cache-friendly."""
+        lo = np.searchsorted(self.keys, keys, side="left")
+        count = np.searchsorted(self.keys, keys, side="right") - lo
         np.minimum(count, max_bucket, out=count)
         total = int(count.sum())
         first = np.cumsum(count) - count
         where = np.repeat(lo - first, count) + np.arange(total)
-        query = np.repeat(probe.rows, count).astype(np.int64)
-        return query, self.rows[where].astype(np.int64)
+        return np.repeat(rows, count).astype(np.int64), self.rows[where].astype(np.int64)
 
 
 def band_keys(values: U32, bands: int, rows: int) -> U64:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -39,6 +39,13 @@ META_FILE = "neardup.json"
 PAIR_DTYPE = np.dtype([("new", "<i8"), ("old", "<i8"), ("jaccard", "<f4"), ("containment", "<f4")])
 _ARRAYS = {"ids": np.int64, "values": np.uint16, "sizes": np.uint32, "keys": np.uint64,
            "rows": np.uint32}  # fmt: skip
+# Pairing defaults, measured with bench/neardup_lsh.py: similar overall, or a truncated copy
+# (the shorter text almost all inside the longer, and still a fair share of it).
+MIN_SIMILARITY = 0.6
+MIN_CONTAINMENT = 0.85
+CONTAINMENT_FLOOR = 0.3
+_PROBE_CHUNK = 1 << 20  # probe band keys looked up at once (about 50,000 messages)
+_MAX_MERGED = 1 << 24  # messages in a segment made by merging (~6 GB of arrays)
 
 
 class IndexFormatError(ValueError):
@@ -101,7 +108,7 @@ class NearDuplicateIndex:
     def nbytes(self) -> int:
         return sum(getattr(s, f).nbytes for s in self._segments for f in _ARRAYS)
 
-    def signatures(self, texts: list[str]) -> Signatures:
+    def signatures(self, texts: Sequence[str]) -> Signatures:
         return self.hasher.signatures(texts)
 
     def _accept(self, ids: Any, sigs: Signatures) -> tuple[I64, Signatures, U64]:
@@ -151,10 +158,10 @@ class NearDuplicateIndex:
         self,
         ids: Any,
         sigs: Signatures,
-        min_similarity: float = 0.6,
+        min_similarity: float = MIN_SIMILARITY,
         *,
-        min_containment: float | None = 0.85,
-        containment_floor: float = 0.3,
+        min_containment: float | None = MIN_CONTAINMENT,
+        containment_floor: float = CONTAINMENT_FLOOR,
     ) -> np.ndarray[Any, np.dtype[np.void]]:
         """Add messages and return their near-duplicate pairs (PAIR_DTYPE: new id, old id,
         estimated Jaccard, estimated containment) with messages added before and with each
@@ -196,28 +203,41 @@ class NearDuplicateIndex:
     ) -> tuple[I64, I64, F32, F32]:
         """Accepted candidate (probe row, segment row) pairs, each once, with estimates.
         `within`: the segment is the probe batch itself; pair each row with earlier ones."""
-        query, other = segment.candidates(probe, self.max_bucket)
-        if within:
-            earlier = other < query
-            query, other = query[earlier], other[earlier]
-        jaccard, containment = estimates(probe, query, segment, other)
-        keep = np.flatnonzero(accept(jaccard, containment))
+        parts: dict[str, list[np.ndarray[Any, Any]]] = {"q": [], "o": [], "j": [], "c": []}
+        for lo in range(0, max(len(probe.keys), 1), _PROBE_CHUNK):  # bounds candidate arrays
+            hi = lo + _PROBE_CHUNK
+            query, other = segment.candidates(probe.keys[lo:hi], probe.rows[lo:hi], self.max_bucket)
+            if within:
+                earlier = other < query
+                query, other = query[earlier], other[earlier]
+            jaccard, containment = estimates(probe, query, segment, other)
+            keep = accept(jaccard, containment)
+            arrays: tuple[np.ndarray[Any, Any], ...] = (query, other, jaccard, containment)
+            for name, array in zip("qojc", arrays, strict=True):
+                parts[name].append(array[keep])
+        query, other, jaccard, containment = (np.concatenate(parts[name]) for name in "qojc")
         # Verified before de-duplicating: a chance candidate rarely shares more than one band,
         # so sorting only the few accepted pairs is far cheaper than sorting all candidates.
-        pair = query[keep] * len(segment) + other[keep]
+        pair = query * len(segment) + other
         order = np.argsort(pair, kind="stable")
         fresh = np.ones(len(order), dtype=bool)
         fresh[1:] = pair[order][1:] != pair[order][:-1]
-        keep = keep[order[fresh]]
-        return query[keep], other[keep], jaccard[keep], containment[keep]
+        unique = order[fresh]
+        return query[unique], other[unique], jaccard[unique], containment[unique]
 
     def _append(self, segment: LshSegment) -> None:
         self._segments.append(segment)
         # Keep segment sizes geometric (each >= 4x the next): O(log n) segments to search,
-        # and every message is re-merged O(log n) times.
-        while len(self._segments) > 1 and len(self._segments[-2]) < 4 * len(self._segments[-1]):
-            last = self._segments.pop()
-            self._segments[-1] = LshSegment.merge(self._segments[-1], last)
+        # and every message is re-merged O(log n) times; past _MAX_MERGED messages segments
+        # stay apart, which bounds the time and memory of one merge.
+        segments = self._segments
+        while (
+            len(segments) > 1
+            and len(segments[-2]) < 4 * len(segments[-1])
+            and len(segments[-2]) + len(segments[-1]) <= _MAX_MERGED
+        ):
+            last = segments.pop()
+            segments[-1] = LshSegment.merge(segments[-1], last)
 
     def compact(self) -> None:
         """Merge all segments into one (fastest to search; rewrites everything on save)."""

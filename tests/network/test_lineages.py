@@ -18,9 +18,9 @@ from undertow.network.lineages import (
     LineageLink,
     fill_skips,
     find_lineages,
-    name_stem,
     resolve_conflicts,
 )
+from undertow.network.names import name_stem
 from undertow.settings import load_settings, sqlite_url
 from undertow.simulate import simulate_world
 from undertow.stages.run import run_stages

@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 
 from undertow.enrich.normalise import matching_form
+from undertow.network.names import name_stem
 from undertow.store import schema
 
 DAY = 86_400
@@ -54,16 +55,6 @@ OTHER_METHOD = 0.8  # factor on the rest: same feed, other method
 OTHER_SOURCE = 0.5  # factor on the rest: both mirror, but unrelated sources
 BLOCK_CHARS = 4  # title stems are compared within blocks sharing this many first letters
 
-# Tokens that number or label an incarnation rather than name it: "2", "v3", "#4", "new".
-_LABELS = frozenset(
-    {"new", "backup", "bkp", "official", "reserve", "spare", "real", "again", "back", "alt",
-     "the", "جديد", "الجديد", "احتياط", "احتياطي",
-     # numbering written out: "X One", "X Two", "X II"
-     "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-     "ii", "iii", "iv", "vi", "vii", "viii", "ix", "x"}
-)  # fmt: skip
-_NUMBERING = re.compile(r"(?:v|ver|version|no|nr|part|pt)?[.#№]?\d+(?:\.\d+)*")
-_TOKEN_SPLIT = re.compile(r"[\s_\-–—|/\\()\[\]{}:,;!?\"«»]+")
 _GREETING = re.compile(
     r"\b(?:we(?: a|'|’| )?re back|we (?:have )?returned|back again|our new channel"
     r"|this is the new channel|old channel)\b|عدنا"
@@ -100,22 +91,6 @@ class _Evidence:
     named: list[str] = field(default_factory=list)
     greeting: tuple[str, str] | None = None  # (quoted text, sentence)
     title: tuple[float, str] | None = None  # (weight, sentence)
-
-
-def name_stem(name: str) -> str:
-    """A title or handle without numbering and labels, folded for matching: "Nashir 2",
-    "Nashir_v3", "Nashir new", "Nаshir" (Cyrillic а), "N.a.s.h.i.r", "nashir_86_backup"
-    all give "nashir"."""
-    tokens = [token for token in _TOKEN_SPLIT.split(name) if token]
-    kept = [token for token in tokens if not _is_label(token)] or tokens
-    # Numbering glued on ("nashir2") goes before folding, which would read "3" as an "e".
-    kept = [token.rstrip("0123456789") or token for token in kept]
-    return "".join(char for char in matching_form(" ".join(kept)) if char.isalnum())
-
-
-def _is_label(token: str) -> bool:
-    low = token.casefold()
-    return low in _LABELS or matching_form(token) in _LABELS or bool(_NUMBERING.fullmatch(low))
 
 
 def _stem_weight(stem_a: str, stem_b: str) -> tuple[float, float]:

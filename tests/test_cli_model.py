@@ -13,8 +13,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from undertow.cli.model import Columns, model_app, read_labelled
+from undertow.cli.model import model_app
 from undertow.enrich.classifier import ModelError
+from undertow.exchange.labelled import Columns, read_labelled
 
 runner = CliRunner()
 app = typer.Typer()

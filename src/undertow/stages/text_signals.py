@@ -16,7 +16,6 @@ signals and the network analysis see the whole channel).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -35,9 +34,9 @@ from undertow.plugins import load_detectors
 from undertow.records import ChannelContext, Signal, TextItem
 from undertow.settings import Settings
 from undertow.stages.signals import write_signals
+from undertow.stages.text_store import write_features, write_links, write_stats
 from undertow.stages.watermarks import get_watermark, set_watermark
 from undertow.store import Store, schema
-from undertow.store.bulk import BulkStatement, dialect_insert
 
 BUILT_IN = ("indicators", "urlbank", "propaganda")
 TEXT_CACHE = 200_000
@@ -274,9 +273,9 @@ def analyse_text(
             analyser.enrich(items)
             analyser.count(items)
             scores, signals = analyser.detect(items)
-            report.links += _write_links(conn, items)
-            _write_features(conn, items, scores)
-            _write_stats(conn, {item.channel_id: contexts[item.channel_id] for item in items})
+            report.links += write_links(conn, items)
+            write_features(conn, items, scores)
+            write_stats(conn, {item.channel_id: contexts[item.channel_id] for item in items})
             write_signals(conn, signals)
             _count(report, signals)
             set_watermark(conn, MESSAGE_STAGE, rows[-1].id)
@@ -324,87 +323,3 @@ def _contexts(
                 context.classifier_sum = known.classifier_sum
             cache[row.channel_id] = context
     return [cache[channel_id] for channel_id in channel_ids if channel_id in cache]
-
-
-def _upsert(
-    conn: sa.Connection, table: sa.Table, key: Sequence[str], columns: Sequence[str]
-) -> Callable[[], Any]:
-    def build() -> Any:
-        insert = dialect_insert(conn.dialect.name, table)
-        return insert.on_conflict_do_update(
-            index_elements=list(key),
-            set_={name: insert.excluded[name] for name in columns if name not in key},
-        )
-
-    return build
-
-
-_LINK_COLUMNS = (
-    "channel_id",
-    "message_id",
-    "position",
-    "url",
-    "normalized_url",
-    "platform",
-    "kind",
-    "target",
-    "source",
-)
-_FEATURE_COLUMNS = (
-    "channel_id",
-    "message_id",
-    "language",
-    "classifier",
-    "indicator_weight",
-    "propaganda",
-)
-_STAT_COLUMNS = ("channel_id", "messages", "marked", "classifier_sum", "title_weight", "updated_at")
-
-
-def _write_links(conn: sa.Connection, items: Sequence[TextItem]) -> int:
-    rows = [
-        (
-            item.channel_id,
-            item.message_id,
-            position,
-            link.url,
-            link.normalized_url,
-            link.platform,
-            link.kind,
-            link.target,
-            link.source,
-        )
-        for item in items
-        for position, link in enumerate(item.links)
-    ]
-    build = _upsert(conn, schema.message_links, _LINK_COLUMNS[:3], _LINK_COLUMNS)
-    BulkStatement(conn, "message_links", build, _LINK_COLUMNS).run(rows)
-    return len(rows)
-
-
-def _write_features(
-    conn: sa.Connection, items: Sequence[TextItem], scores: Sequence[float]
-) -> None:
-    rows = [
-        (
-            item.channel_id,
-            item.message_id,
-            item.language,
-            item.classifier,
-            max((hit.rule.weight for hit in item.hits), default=0.0),
-            score,
-        )
-        for item, score in zip(items, scores, strict=True)
-    ]
-    build = _upsert(conn, schema.text_features, _FEATURE_COLUMNS[:2], _FEATURE_COLUMNS)
-    BulkStatement(conn, "text_features", build, _FEATURE_COLUMNS).run(rows)
-
-
-def _write_stats(conn: sa.Connection, contexts: dict[str, ChannelContext]) -> None:
-    now = int(time.time())
-    rows = [
-        (c.channel_id, c.messages, c.marked, c.classifier_sum, c.title_weight, now)
-        for c in contexts.values()
-    ]
-    build = _upsert(conn, schema.channel_text_stats, _STAT_COLUMNS[:1], _STAT_COLUMNS)
-    BulkStatement(conn, "channel_text_stats", build, _STAT_COLUMNS).run(rows)

@@ -36,40 +36,29 @@ class IndicatorDetector:
         signals: list[Signal] = []
         for item in batch:
             if isinstance(item, TextItem):
-                signals += self._message_signals(item)
+                signals += self._signals(item.hits, item.channel_id, item.message_id)
             elif isinstance(item, ChannelContext):
-                signals += self._channel_signals(item)
+                signals += self._signals(item.hits, item.channel_id, None)
         return signals
 
-    def _message_signals(self, item: TextItem) -> list[Signal]:
+    def _signals(
+        self, hits: Sequence[RuleHit], channel_id: str, message_id: int | None
+    ) -> list[Signal]:
+        """One signal per (rule, scope) on a message, or on a channel (`message_id` None)."""
+        target = channel_id if message_id is None else f"{channel_id}:{message_id}"
         return [
             Signal(
                 detector=self.name,
                 version=self.version,
-                key=f"{item.channel_id}:{item.message_id}:{hit.rule.id}:{hit.scope}",
-                target_kind="message",
+                key=f"{target}:{hit.rule.id}:{hit.scope}",
+                target_kind="channel" if message_id is None else "message",
                 score=hit.rule.weight,
                 category=hit.rule.category,
-                channel_id=item.channel_id,
-                message_id=item.message_id,
+                channel_id=channel_id,
+                message_id=message_id,
                 explanation=_explain(hit, count),
             )
-            for hit, count in _first_hits(item.hits)
-        ]
-
-    def _channel_signals(self, channel: ChannelContext) -> list[Signal]:
-        return [
-            Signal(
-                detector=self.name,
-                version=self.version,
-                key=f"{channel.channel_id}:{hit.rule.id}:{hit.scope}",
-                target_kind="channel",
-                score=hit.rule.weight,
-                category=hit.rule.category,
-                channel_id=channel.channel_id,
-                explanation=_explain(hit, count),
-            )
-            for hit, count in _first_hits(channel.hits)
+            for hit, count in _first_hits(hits)
         ]
 
 

@@ -97,9 +97,7 @@ def main() -> None:
                 )
                 for r in rows[start : start + batch]
             ]
-            analyser.enrich(items)
-            analyser.count(items)
-            analyser.detect(items)
+            analyser.analyse(items)
 
     def stage() -> None:
         with store.engine.begin() as conn:

@@ -45,18 +45,21 @@ class IndicatorDetector:
         self, hits: Sequence[RuleHit], channel_id: str, message_id: int | None
     ) -> list[Signal]:
         """One signal per (rule, scope) on a message, or on a channel (`message_id` None)."""
+        if not hits:
+            return []
         target = channel_id if message_id is None else f"{channel_id}:{message_id}"
+        kind = "channel" if message_id is None else "message"
         return [
             Signal(
-                detector=self.name,
-                version=self.version,
-                key=f"{target}:{hit.rule.id}:{hit.scope}",
-                target_kind="channel" if message_id is None else "message",
-                score=hit.rule.weight,
-                category=hit.rule.category,
-                channel_id=channel_id,
-                message_id=message_id,
-                explanation=_explain(hit, count),
+                self.name,
+                self.version,
+                f"{target}:{hit.rule.id}:{hit.scope}",
+                kind,
+                hit.rule.weight,
+                _explain(hit, count),
+                hit.rule.category,
+                channel_id,
+                message_id,
             )
             for hit, count in _first_hits(hits)
         ]
@@ -64,8 +67,8 @@ class IndicatorDetector:
 
 def _first_hits(hits: Sequence[RuleHit]) -> list[tuple[RuleHit, int]]:
     """The first hit of each (rule, scope) and how many there were."""
-    if not hits:
-        return []
+    if len(hits) == 1:
+        return [(hits[0], 1)]
     first: dict[tuple[str, str], RuleHit] = {}
     counts: dict[tuple[str, str], int] = {}
     for hit in hits:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -28,7 +27,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from undertow.records import Signal, TextItem
+import numpy as np
+
+from undertow.records import ChannelContext, Signal, TextItem
 from undertow.settings import Settings
 
 FEATURES = (
@@ -54,34 +55,46 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def features(item: TextItem) -> list[float]:
-    """The combiner's inputs for one enriched message, in `FEATURES` order."""
-    best = {"text": 0.0, "hashtag": 0.0, "forward": 0.0, "url": 0.0}
-    channel = item.channel
-    context = (
-        [
-            channel.title_weight,
-            channel.marked_share,
-            _logit(channel.classifier_mean) if channel.messages else 0.0,
-        ]
-        if channel
-        else [0.0, 0.0, 0.0]
-    )
+def channel_features(channel: ChannelContext | None) -> list[float]:
+    """The combiner's last three inputs: what the message's channel says."""
+    if channel is None:
+        return [0.0, 0.0, 0.0]
+    return [
+        channel.title_weight,
+        channel.marked_share,
+        _logit(channel.classifier_mean) if channel.messages else 0.0,
+    ]
+
+
+def features(item: TextItem, context: list[float] | None = None) -> list[float]:
+    """The combiner's inputs for one enriched message, in `FEATURES` order (`context`: its
+    channel's, if already known)."""
+    if context is None:
+        context = channel_features(item.channel)
     classifier = _logit(item.classifier if item.classifier is not None else 0.5)
     if not item.hits:
         return [classifier, 0.0, 0.0, 0.0, 0.0, 0.0, *context]
+    text = hashtag = forward = url = 0.0
+    rules = set()
     for hit in item.hits:
-        scope = hit.scope if hit.field != "forwarded_from" else "forward"
-        if scope in best and hit.rule.weight > best[scope]:
-            best[scope] = hit.rule.weight
-    rules = len({hit.rule.id for hit in item.hits if hit.field != "forwarded_from"})
+        weight = hit.rule.weight
+        if hit.field == "forwarded_from":
+            forward = max(forward, weight)
+            continue
+        rules.add(hit.rule.id)
+        if hit.scope == "text":
+            text = max(text, weight)
+        elif hit.scope == "hashtag":
+            hashtag = max(hashtag, weight)
+        elif hit.scope == "url":
+            url = max(url, weight)
     return [
         classifier,
-        max(best["text"], best["hashtag"]),
-        best["hashtag"],
-        min(rules, 3) / 3,
-        best["forward"],
-        best["url"],
+        max(text, hashtag),
+        hashtag,
+        min(len(rules), 3) / 3,
+        forward,
+        url,
         *context,
     ]
 
@@ -121,8 +134,12 @@ class Combiner:
         return [w * v for w, v in zip(self.weights, values, strict=True)]
 
     def probability(self, values: Sequence[float]) -> float:
-        z = self.bias + sum(map(operator.mul, self.weights, values))
-        return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
+        return float(self.probabilities([values])[0])
+
+    def probabilities(self, rows: Sequence[Sequence[float]]) -> Any:
+        """The probability of each row of features, as a numpy array."""
+        z = np.asarray(rows, dtype=np.float64) @ np.asarray(self.weights) + self.bias
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -40.0, 40.0)))
 
 
 @cache
@@ -151,11 +168,17 @@ class PropagandaDetector:
 
     def evaluate(self, batch: Sequence[TextItem]) -> list[tuple[float, list[float]]]:
         """(combined probability, features) of every message in `batch`."""
-        out = []
+        # Channel statistics do not change within a batch: worked out once per channel.
+        contexts: dict[int, list[float]] = {}
+        rows = []
         for item in batch:
-            values = features(item)
-            out.append((self.combiner.probability(values), values))
-        return out
+            context = contexts.get(id(item.channel))
+            if context is None:
+                context = contexts[id(item.channel)] = channel_features(item.channel)
+            rows.append(features(item, context))
+        if not rows:
+            return []
+        return list(zip(self.combiner.probabilities(rows).tolist(), rows, strict=True))
 
     def detect(self, batch: Sequence[Any]) -> list[Signal]:
         items = [item for item in batch if isinstance(item, TextItem)]
@@ -169,8 +192,11 @@ class PropagandaDetector:
         """The signal for `item` scored `score` (`values`: its features, if already known)."""
         values = features(item) if values is None else values
         parts = sorted(
-            zip(FEATURES, self.combiner.contributions(values), strict=True),
-            key=lambda pair: -abs(pair[1]),
+            (
+                (-abs(part), name, part)
+                for name, part in zip(FEATURES, self.combiner.contributions(values), strict=True)
+                if part
+            ),
         )
         categories = [hit.rule.category for hit in item.hits]
         return Signal(
@@ -187,6 +213,6 @@ class PropagandaDetector:
                 "classifier": None if item.classifier is None else round(item.classifier, 4),
                 "indicators": sorted({hit.rule.id for hit in item.hits}),
                 "language": item.language,
-                "contributions": {name: round(value, 3) for name, value in parts if value},
+                "contributions": {name: round(part, 3) for _, name, part in parts},
             },
         )

@@ -16,6 +16,7 @@ _MAYBE_URL_OR_HANDLE = re.compile(r"[/@#]")
 # CLD2 rejects control characters other than whitespace, and bytes that are not UTF-8.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MIN_LETTERS = 8
+_ENOUGH_LETTERS = re.compile(r"(?:[^\W\d_][\W\d_]*){" + str(MIN_LETTERS) + "}")
 
 
 def detect_language(text: str) -> str | None:
@@ -23,7 +24,7 @@ def detect_language(text: str) -> str | None:
     words = _URLS_AND_HANDLES.sub(" ", text) if _MAYBE_URL_OR_HANDLE.search(text) else text
     if _CONTROL.search(words):
         words = _CONTROL.sub(" ", words)
-    if sum(map(str.isalpha, words[:400])) < MIN_LETTERS:
+    if not _ENOUGH_LETTERS.search(words[:400]):
         return None
     try:
         _, _, details = pycld2.detect(words.encode("utf-8", "replace"), isPlainText=True)

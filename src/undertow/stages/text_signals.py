@@ -30,6 +30,7 @@ from undertow.enrich.classifier import TextModel, default_model
 from undertow.enrich.language import detect_language
 from undertow.enrich.links import extract_links
 from undertow.enrich.rules import RuleHit, RuleSet, load_rules
+from undertow.gcpause import collector_paused
 from undertow.plugins import load_detectors
 from undertow.records import ChannelContext, Signal, TextItem
 from undertow.settings import Settings
@@ -171,6 +172,14 @@ class TextAnalyser:
             channel.marked += bool(item.hits)
             channel.classifier_sum += item.classifier if item.classifier is not None else 0.5
 
+    def analyse(self, items: Sequence[TextItem]) -> tuple[list[float], list[Signal]]:
+        """Enrich `items`, add them to their channels' statistics, and run the detectors:
+        their combined scores and every signal (the garbage collector paused meanwhile)."""
+        with collector_paused():
+            self.enrich(items)
+            self.count(items)
+            return self.detect(items)
+
     def detect(self, items: Sequence[TextItem]) -> tuple[list[float], list[Signal]]:
         """Combined scores of `items` and every signal of the message detectors."""
         evaluated = self.propaganda.evaluate(items)
@@ -270,9 +279,7 @@ def analyse_text(
                 for row in rows
                 if row.kind == "message"
             ]
-            analyser.enrich(items)
-            analyser.count(items)
-            scores, signals = analyser.detect(items)
+            scores, signals = analyser.analyse(items)
             report.links += write_links(conn, items)
             write_features(conn, items, scores)
             write_stats(conn, {item.channel_id: contexts[item.channel_id] for item in items})

@@ -76,6 +76,9 @@ class TextModel:
         self.params = params
         self.calibration = calibration
         self._metadata = dict(metadata)
+        self.out_of_fold: FloatArray | None = None
+        """On a model just trained: the calibrated out-of-fold probability of each training
+        row (what the model says of texts it has not seen); None on a loaded model."""
 
     @property
     def metadata(self) -> dict[str, Any]:

@@ -112,7 +112,9 @@ def fit_matrix(
     }
     if training_data is not None:
         metadata["training_data"] = dict(training_data)
-    return TextModel(coef.astype(np.float32), bias, opts.params, calibration, metadata)
+    model = TextModel(coef.astype(np.float32), bias, opts.params, calibration, metadata)
+    model.out_of_fold = probabilities
+    return model
 
 
 def _options(options: Mapping[str, Any]) -> TrainOptions:

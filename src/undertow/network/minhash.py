@@ -21,7 +21,7 @@ import numpy as np
 
 from undertow.enrich.normalise import matching_form
 
-HASHING_VERSION = 1  # bump when cleaning or hashing changes: old signatures stop comparing
+HASHING_VERSION = 2  # bump when cleaning or hashing changes: old signatures stop comparing
 EMPTY = np.uint32(0xFFFFFFFF)  # every value of a text that has no signature
 
 U32 = np.ndarray[Any, np.dtype[np.uint32]]
@@ -131,10 +131,11 @@ class MinHasher:
         self.num_perm, self.shingle, self.seed, self.unit = num_perm, shingle, seed, unit
         self.min_chars, self.max_chars = min_chars, max_chars
         draws = _splitmix64(seed, 2 * num_perm)
-        # Affine maps h -> a*h + b (mod 2^32) with odd a are bijections, so permuting never
-        # merges two shingles; the input is already a well-mixed 64-bit hash.
-        self._a = np.array([d >> 32 | 1 for d in draws[:num_perm]], dtype=np.uint32)
-        self._b = np.array([d >> 32 for d in draws[num_perm:]], dtype=np.uint32)
+        # Multiply-add-shift, h -> (a*h + b mod 2^64) >> 32 with random 64-bit a (odd) and b:
+        # strongly universal for 32-bit h (Dietzfelbinger 1996).  The plain affine map mod
+        # 2^32 used before ordered shingles alike across permutations and lost recall.
+        self._a = np.array([d | 1 for d in draws[:num_perm]], dtype=np.uint64)
+        self._b = np.array(draws[num_perm:], dtype=np.uint64)
 
     @property
     def family(self) -> str:
@@ -173,19 +174,22 @@ class MinHasher:
         ends = np.cumsum(np.bincount(owner, minlength=len(texts)))
         offsets = ends - np.bincount(owner, minlength=len(texts))
         out = np.empty((len(texts), self.num_perm), dtype=np.uint32)
-        block = max(1, (1 << 16) // self.num_perm)  # shingles per block: ~256 KiB of products
-        buffer = np.empty((block, self.num_perm), dtype=np.uint32)
+        wide = hashes.astype(np.uint64)
+        block = max(1, (1 << 16) // self.num_perm)  # shingles per block: ~512 KiB of products
+        buffer = np.empty((block, self.num_perm), dtype=np.uint64)
         first = 0
         while first < len(texts):
             # Whole texts per block, so a text's minimum is one reduceat over its rows.
             lo = int(offsets[first])
             last = max(int(np.searchsorted(ends, lo + block, side="right")), first + 1)
             hi = int(ends[last - 1])
-            part = buffer if hi - lo <= block else np.empty((hi - lo, self.num_perm), np.uint32)
+            part = buffer if hi - lo <= block else np.empty((hi - lo, self.num_perm), np.uint64)
             products = part[: hi - lo]
-            np.multiply(hashes[lo:hi, None], self._a[None, :], out=products)
+            np.multiply(wide[lo:hi, None], self._a[None, :], out=products)
             np.add(products, self._b[None, :], out=products)
-            out[first:last] = np.minimum.reduceat(products, offsets[first:last] - lo, axis=0)
+            # The shift keeps order, so it is applied to the minima only.
+            lowest = np.minimum.reduceat(products, offsets[first:last] - lo, axis=0)
+            out[first:last] = lowest >> np.uint64(32)
             first = last
         # Distinct shingles per text, for estimating containment later.
         keyed = np.sort((owner.astype(np.uint64) << np.uint64(32)) | hashes.astype(np.uint64))

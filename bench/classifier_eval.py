@@ -36,6 +36,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
+from channel_context import channel_numbers, describe, enriched_items, evaluate_fold
 from undertow.enrich.classifier_training import (
     binary_metrics,
     choose_threshold,
@@ -44,7 +45,6 @@ from undertow.enrich.classifier_training import (
 )
 from undertow.enrich.text_features import FeatureParams
 
-from channel_context import channel_numbers, describe, enriched_items, evaluate_fold
 from common import write_result
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets"

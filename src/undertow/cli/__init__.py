@@ -24,6 +24,7 @@ from rich.progress import (
 )
 
 from undertow import __version__
+from undertow.cli.audit import audit_app, record
 from undertow.cli.banks import bank_app
 from undertow.cli.common import err, note, open_store_or_exit, state
 from undertow.cli.demo import print_summary, show_hash_bank, show_network, show_text_signals
@@ -52,6 +53,7 @@ app = typer.Typer(
 )
 app.add_typer(export_app, name="export")
 app.add_typer(bank_app, name="bank")
+app.add_typer(audit_app, name="audit")
 app.add_typer(model_app, name="model")
 app.add_typer(rules_app, name="rules")
 
@@ -130,6 +132,7 @@ def ingest(
     store = open_store_or_exit(settings)
     try:
         reports = run_ingest(store, settings, paths)
+        _audit_ingest(store, reports)
     except (IngestError, PluginError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -144,6 +147,15 @@ def ingest(
         raise typer.Exit(1)
     if failed:
         raise typer.Exit(1)
+
+
+def _audit_ingest(store: Store, reports: list[FileReport]) -> None:
+    for report in reports:
+        details: dict[str, object] = {"chats": report.chats, "messages": report.messages,
+                                      "media_stored": report.media_stored}  # fmt: skip
+        if report.error:
+            details["error"] = report.error
+        record(store, "ingest", str(report.path), details)
 
 
 def _print_reports(reports: list[FileReport]) -> int:
@@ -220,6 +232,7 @@ def demo(
     store = open_store_or_exit(settings)
     try:
         reports = run_ingest(store, settings, [world / "exports"])
+        _audit_ingest(store, reports)
         failed = sum(1 for r in reports if r.error)
         if failed:
             _print_reports(reports)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from undertow.cli.audit import record
 from undertow.cli.common import FormatOption, OutOption, err, open_store_or_exit, state
 from undertow.exchange.graph_export import GRAPH_FORMATS, write_graph
 from undertow.exchange.network_export import (
@@ -61,6 +62,7 @@ def _export(kind: str, fmt: str, out: Path | None) -> None:
         else:
             with out.open("w", encoding="utf-8", newline="") as handle:
                 count = write_rows(rows, fields, fmt, handle)
+        record(store, "export", kind, {"format": fmt, "rows": count, "to": str(out or "-")})
     finally:
         store.close()
     if out is not None and not state.quiet:
@@ -134,6 +136,7 @@ def export_graph(
     store = open_store_or_exit(state.settings())
     try:
         summary = write_graph(store, fmt, out if out is not None else sys.stdout.buffer)
+        record(store, "export", "graph", {"format": fmt, "to": str(out or "-")})
     finally:
         store.close()
     if out is not None and not state.quiet:

@@ -353,3 +353,29 @@ lineage_links = sa.Table(
     sa.Column("score", sa.Float, nullable=False),
     sa.Column("evidence", JSONType, nullable=False),
 )
+
+# The audit log (triage/audit.py): append-only, each entry commits to the previous entry's
+# hash; `seq` is assigned by the writer (last + 1), so two concurrent writers cannot both
+# extend the same entry: the primary key refuses the second.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(60), nullable=False),
+    sa.Column("target", sa.String(400)),
+    sa.Column("details", JSONType, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# The newest entry's number and hash, written with every entry: deleting the last entries
+# of the log leaves the head pointing past the end.
+audit_head = sa.Table(
+    "audit_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)

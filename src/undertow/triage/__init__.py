@@ -1,0 +1,1 @@
+"""Cases, priority, decisions, referrals and the audit log: where signals meet reviewers."""

@@ -26,6 +26,7 @@ from rich.progress import (
 from undertow import __version__
 from undertow.cli.audit import audit_app, record
 from undertow.cli.banks import bank_app
+from undertow.cli.cases import cases_app
 from undertow.cli.common import err, note, open_store_or_exit, state
 from undertow.cli.demo import print_summary, show_hash_bank, show_network, show_text_signals
 from undertow.cli.exports import export_app
@@ -54,6 +55,7 @@ app = typer.Typer(
 app.add_typer(export_app, name="export")
 app.add_typer(bank_app, name="bank")
 app.add_typer(audit_app, name="audit")
+app.add_typer(cases_app, name="cases")
 app.add_typer(model_app, name="model")
 app.add_typer(rules_app, name="rules")
 
@@ -327,6 +329,12 @@ def run(
         f"network: {n.text_pairs} new near-duplicate text pair(s); {n.mirror_pairs} mirror "
         f"relation(s) in {n.networks} network(s); {n.rebrands} rebrand(s); "
         f"{n.lineages} lineage(s)"
+    )
+    k = report.cases
+    typer.echo(
+        f"triage: {k.item_cases} item case(s) covering {k.covered_items} message(s) "
+        f"({k.signalled_items} signalled: {k.decisions_saved} decision(s) saved by grouping "
+        f"copies), {k.channel_cases} channel case(s), {k.suppressed} suppressed"
     )
 
 

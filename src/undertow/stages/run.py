@@ -11,6 +11,7 @@ from undertow.stages.media_matching import MatchingReport, match_banks, match_co
 from undertow.stages.network import NetworkReport, analyse_network
 from undertow.stages.text_signals import TextReport, analyse_text
 from undertow.store import Store
+from undertow.triage.cases import CaseReport, build_cases
 
 
 @dataclass
@@ -20,6 +21,7 @@ class RunReport:
     media_pairs: int = 0
     text: TextReport = field(default_factory=TextReport)
     network: NetworkReport = field(default_factory=NetworkReport)
+    cases: CaseReport = field(default_factory=CaseReport)
 
 
 def run_stages(
@@ -46,4 +48,6 @@ def run_stages(
     report.text = analyse_text(store, settings, progress=on_progress)
     say("network: near-duplicate text, mirrors, networks, rebrands")
     report.network = analyse_network(store, settings)
+    say("triage: cases and priorities")
+    report.cases = build_cases(store)
     return report

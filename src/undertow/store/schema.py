@@ -379,3 +379,70 @@ audit_head = sa.Table(
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
 )
+
+# Cases (triage/cases.py): what one reviewer decides.  An item case covers every copy of one
+# item (near-duplicate texts, messages posting one flagged picture); a channel case one
+# channel.  `case_items` lists the copies; an item belongs to one case at a time.
+cases = sa.Table(
+    "cases",
+    metadata,
+    sa.Column("case_id", sa.String(420), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("channel_id", sa.String(200), nullable=False),
+    sa.Column("message_id", sa.BigInteger),
+    sa.Column("priority", sa.Float, nullable=False),
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.Column("severity", sa.Float, nullable=False),
+    sa.Column("category", sa.String(120)),
+    sa.Column("reasons", JSONType, nullable=False),
+    sa.Column("signals", sa.Integer, nullable=False),
+    sa.Column("copies", sa.Integer, nullable=False),
+    sa.Column("channels", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("updated_at", sa.BigInteger, nullable=False),
+)
+sa.Index("ix_cases_queue", cases.c.status, cases.c.priority)
+
+case_items = sa.Table(
+    "case_items",
+    metadata,
+    sa.Column("channel_id", sa.String(200), primary_key=True),
+    sa.Column("message_id", sa.BigInteger, primary_key=True),
+    sa.Column("case_id", sa.String(420), nullable=False),
+)
+sa.Index("ix_case_items_case", case_items.c.case_id)
+
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("case_id", sa.String(420), nullable=False),
+    sa.Column("verdict", sa.String(30), nullable=False),
+    sa.Column("category", sa.String(120)),
+    sa.Column("note", sa.Text),
+    sa.Column("reviewer", sa.String(200), nullable=False),
+    sa.Column("at", sa.BigInteger, nullable=False),
+    sa.Column("items", sa.Integer, nullable=False),
+)
+sa.Index("ix_decisions_case", decisions.c.case_id)
+
+# Items a "not violating" decision cleared: their future copies open no case.
+suppressions = sa.Table(
+    "suppressions",
+    metadata,
+    sa.Column("channel_id", sa.String(200), primary_key=True),
+    sa.Column("message_id", sa.BigInteger, primary_key=True),
+    sa.Column("decision_id", sa.BigInteger, nullable=False),
+)
+
+# Confirmed texts, for retraining the classifier (`undertow model train` reads them back).
+training_examples = sa.Table(
+    "training_examples",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("label", sa.Boolean, nullable=False),
+    sa.Column("category", sa.String(120)),
+    sa.Column("channel_id", sa.String(200), nullable=False),
+    sa.Column("decision_id", sa.BigInteger, nullable=False),
+)

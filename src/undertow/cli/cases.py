@@ -1,0 +1,126 @@
+"""`undertow cases build|list|show|decide`: the review queue from the command line."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+import sqlalchemy as sa
+import typer
+
+from undertow.cli.common import err, open_store_or_exit, state
+from undertow.store import schema
+from undertow.triage import audit
+from undertow.triage.cases import build_cases
+from undertow.triage.decisions import VERDICTS, DecisionError, decide
+
+cases_app = typer.Typer(
+    help="Cases: signals grouped so that one decision covers every copy, by priority.",
+    no_args_is_help=True,
+)
+
+
+@cases_app.command("build")
+def cases_build() -> None:
+    """Rebuild the cases from the stored signals (`undertow run` does this too)."""
+    store = open_store_or_exit(state.settings())
+    try:
+        report = build_cases(store)
+    finally:
+        store.close()
+    typer.echo(
+        f"{report.item_cases} item case(s) covering {report.covered_items} message(s) "
+        f"({report.signalled_items} signalled; grouping copies saves "
+        f"{report.decisions_saved} decision(s)), {report.channel_cases} channel case(s), "
+        f"{report.suppressed} suppressed"
+    )
+
+
+@cases_app.command("list")
+def cases_list(
+    status: Annotated[
+        str, typer.Option(help="open, escalated, translation, decided, suppressed or all.")
+    ] = "open",
+    kind: Annotated[str | None, typer.Option(help="item or channel.")] = None,
+    category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, highest priority first.")] = 50,
+) -> None:
+    """The queue as JSON Lines, highest priority first."""
+    c = schema.cases
+    query = sa.select(c).order_by(c.c.priority.desc(), c.c.case_id).limit(limit)
+    if status != "all":
+        query = query.where(c.c.status == status)
+    if kind:
+        query = query.where(c.c.kind == kind)
+    if category:
+        query = query.where(c.c.category == category)
+    store = open_store_or_exit(state.settings())
+    try:
+        with store.engine.connect() as conn:
+            for row in conn.execute(query):
+                typer.echo(orjson.dumps(dict(row._mapping)).decode())
+    finally:
+        store.close()
+
+
+@cases_app.command("show")
+def cases_show(case_id: str) -> None:
+    """One case with its copies and signals, as JSON (the view is audited)."""
+    c, ci, s = schema.cases, schema.case_items, schema.signals
+    store = open_store_or_exit(state.settings())
+    try:
+        with store.engine.begin() as conn:
+            case = conn.execute(sa.select(c).where(c.c.case_id == case_id)).first()
+            if case is None:
+                err.print(f"[red]error:[/red] no case {case_id!r}")
+                raise typer.Exit(1)
+            items: list[tuple[str, int | None]] = [
+                (row.channel_id, row.message_id)
+                for row in conn.execute(
+                    sa.select(ci.c.channel_id, ci.c.message_id).where(ci.c.case_id == case_id)
+                )
+            ]
+            signals = []
+            for channel_id, message_id in items or [(case.channel_id, case.message_id)]:
+                signals += [
+                    {"detector": r.detector, "score": r.score, "category": r.category,
+                     "explanation": r.explanation}
+                    for r in conn.execute(sa.select(s).where(
+                        s.c.channel_id == channel_id,
+                        s.c.message_id == message_id if message_id is not None
+                        else s.c.target_kind == "channel"))
+                ]  # fmt: skip
+            audit.append(conn, audit.cli_actor(), "case.view", case_id)
+        out = {
+            **dict(case._mapping),
+            "items": [{"channel_id": a, "message_id": b} for a, b in items],
+            "signals": signals,
+        }
+        typer.echo(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
+    finally:
+        store.close()
+
+
+@cases_app.command("decide")
+def cases_decide(
+    case_id: str,
+    verdict: Annotated[str, typer.Option(help=", ".join(VERDICTS))],
+    category: Annotated[str | None, typer.Option(help="A taxonomy category id.")] = None,
+    note: Annotated[str | None, typer.Option(help="Free text for the record.")] = None,
+    reviewer: Annotated[str | None, typer.Option(help="Default: cli:<login name>.")] = None,
+) -> None:
+    """Decide a case: the decision covers every copy and is written to the audit log."""
+    store = open_store_or_exit(state.settings())
+    try:
+        result = decide(store, case_id, verdict, reviewer or audit.cli_actor(),
+                        category=category, note=note)  # fmt: skip
+    except DecisionError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    finally:
+        store.close()
+    typer.echo(
+        f"decision {result.decision_id}: {result.verdict} on {result.case_id}, covering "
+        f"{result.items} item(s); {result.bank_entries} hash(es) to the confirmed bank, "
+        f"{result.training_examples} training example(s), {result.suppressed} suppressed"
+    )

@@ -75,6 +75,19 @@ def test_copies_of_one_post_share_one_case(world: Any, store: Store) -> None:
             together += len(set(in_cases)) == 1
     assert checked >= 20
     assert together >= 0.9 * checked
+    # And a case rarely lumps different posts together (chains of near-duplicates).
+    origin = {
+        (r["channel_id"], r["message_id"]): (
+            (r["origin"]["channel_id"], r["origin"]["message_id"]) if r["origin"]
+            else (r["channel_id"], r["message_id"])
+        )
+        for r in _truth(world)
+    }  # fmt: skip
+    origins: dict[str, set[Any]] = defaultdict(set)
+    for key, case_id in items.items():
+        origins[case_id].add(origin.get(key))
+    mixed = sum(len(found) > 1 for found in origins.values())
+    assert mixed <= 0.02 * len(origins)
 
 
 def test_grouping_saves_decisions_and_the_queue_is_ordered(world: Any, store: Store) -> None:

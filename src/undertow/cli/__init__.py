@@ -28,7 +28,13 @@ from undertow.cli.audit import audit_app, record
 from undertow.cli.banks import bank_app
 from undertow.cli.cases import cases_app
 from undertow.cli.common import err, note, open_store_or_exit, state
-from undertow.cli.demo import print_summary, show_hash_bank, show_network, show_text_signals
+from undertow.cli.demo import (
+    print_summary,
+    show_cases,
+    show_hash_bank,
+    show_network,
+    show_text_signals,
+)
 from undertow.cli.exports import export_app
 from undertow.cli.model import model_app
 from undertow.cli.rules import rules_app
@@ -243,9 +249,11 @@ def demo(
         report = show_hash_bank(store, settings, summary.truth_path)
         show_text_signals(store, report.text)
         show_network(store)
+        show_cases(store, report.cases)
     finally:
         store.close()
     typer.echo("\nExplore it further:")
+    typer.echo(f"  undertow --db {db_url} cases list --limit 10")
     typer.echo(f"  undertow --db {db_url} export channels --format csv")
     typer.echo(f"  undertow --db {db_url} export messages --format jsonl --out messages.jsonl")
     typer.echo(f"  undertow --db {db_url} export signals --format jsonl")

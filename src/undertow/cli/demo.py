@@ -16,6 +16,7 @@ from undertow.stages.run import RunReport, run_stages
 from undertow.stages.text_signals import TextReport
 from undertow.store import Store, schema
 from undertow.summary import StoreSummary
+from undertow.triage.cases import CaseReport
 
 
 def show_hash_bank(store: Store, settings: Settings, truth_path: Path) -> RunReport:
@@ -132,3 +133,22 @@ def show_network(store: Store) -> None:
     for lineage in lineages:
         names = " -> ".join(repr(titles.get(channel, channel)) for channel in lineage.channels)
         console.print(f"[bold]lineage:[/bold] {names}", soft_wrap=True)
+
+
+def show_cases(store: Store, report: CaseReport) -> None:
+    """The review queue: how much grouping copies saves, and the top cases."""
+    console = Console()
+    console.print(
+        f"[bold]review queue[/bold]: {report.signalled_items} signalled messages grouped into "
+        f"{report.item_cases} item cases ({report.decisions_saved} reviewer decisions saved: "
+        "one decision covers every copy), plus "
+        f"{report.channel_cases} channel cases"
+    )
+    c = schema.cases
+    with store.engine.connect() as conn:
+        top = conn.execute(sa.select(c).order_by(c.c.priority.desc(), c.c.case_id).limit(3)).all()
+    for case in top:
+        console.print(
+            f"  priority {case.priority:5.1f}  {case.case_id}  ({case.copies} copies in "
+            f"{case.channels} channels): {'; '.join(case.reasons[:2])}"
+        )

@@ -126,8 +126,9 @@ def test_concurrent_writers_make_one_chain(settings: Any) -> None:
     for thread in threads:
         thread.join()
     if store.engine.dialect.name == "sqlite" and errors:
-        # SQLite serialises writers with a lock; a writer may time out but never forks.
-        assert all(isinstance(e, sa.exc.OperationalError) for e in errors)
+        # SQLite serialises writers with a database lock: under load a writer may give up
+        # waiting for it (an error it would see and retry), but the chain never forks.
+        assert all(isinstance(e, sa.exc.SQLAlchemyError) for e in errors), errors
     else:
         assert not errors
     result = _verify(store)

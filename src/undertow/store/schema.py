@@ -446,3 +446,53 @@ training_examples = sa.Table(
     sa.Column("channel_id", sa.String(200), nullable=False),
     sa.Column("decision_id", sa.BigInteger, nullable=False),
 )
+
+# People who use the review app and the API (web/ and `undertow user`); passwords are argon2
+# hashes, API tokens are stored as SHA-256 digests only.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(120), nullable=False, unique=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("revoked", sa.Boolean, nullable=False, default=False),
+)
+
+# Referral packages (triage/referrals.py): decided items sent to one recipient, each with the
+# status the recipient's action left it in.
+referrals = sa.Table(
+    "referrals",
+    metadata,
+    sa.Column("referral_id", sa.String(80), primary_key=True),
+    sa.Column("recipient", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("cases", sa.Integer, nullable=False),
+    sa.Column("items", sa.Integer, nullable=False),
+    sa.Column("package", sa.Text, nullable=False),
+)
+
+referral_items = sa.Table(
+    "referral_items",
+    metadata,
+    sa.Column("referral_id", sa.String(80), primary_key=True),
+    sa.Column("channel_id", sa.String(200), primary_key=True),
+    sa.Column("message_id", sa.BigInteger, primary_key=True),
+    sa.Column("case_id", sa.String(420), nullable=False),
+    sa.Column("permalink", sa.Text),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("status_at", sa.BigInteger, nullable=False),
+)

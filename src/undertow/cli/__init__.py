@@ -38,6 +38,7 @@ from undertow.cli.demo import (
 from undertow.cli.exports import export_app
 from undertow.cli.model import model_app
 from undertow.cli.rules import rules_app
+from undertow.cli.users import user_app
 from undertow.detect.propaganda import CombinerError
 from undertow.enrich.classifier import ModelError
 from undertow.enrich.media_hash import hash_file
@@ -62,6 +63,7 @@ app.add_typer(export_app, name="export")
 app.add_typer(bank_app, name="bank")
 app.add_typer(audit_app, name="audit")
 app.add_typer(cases_app, name="cases")
+app.add_typer(user_app, name="user")
 app.add_typer(model_app, name="model")
 app.add_typer(rules_app, name="rules")
 

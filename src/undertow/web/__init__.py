@@ -1,0 +1,1 @@
+"""The reviewers' web app and its access control (users, roles, sessions, API tokens)."""

@@ -37,6 +37,8 @@ from undertow.cli.demo import (
 )
 from undertow.cli.exports import export_app
 from undertow.cli.model import model_app
+from undertow.cli.referrals import referral_app
+from undertow.cli.report import report_app
 from undertow.cli.rules import rules_app
 from undertow.cli.users import user_app
 from undertow.detect.propaganda import CombinerError
@@ -64,6 +66,8 @@ app.add_typer(bank_app, name="bank")
 app.add_typer(audit_app, name="audit")
 app.add_typer(cases_app, name="cases")
 app.add_typer(user_app, name="user")
+app.add_typer(report_app, name="report")
+app.add_typer(referral_app, name="referral")
 app.add_typer(model_app, name="model")
 app.add_typer(rules_app, name="rules")
 
@@ -364,3 +368,19 @@ def profile(
         err.print(f"[red]error:[/red] no channel {channel_id!r} in the store")
         raise typer.Exit(1)
     typer.echo(orjson.dumps(found, option=orjson.OPT_INDENT_2).decode())
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the review app and its JSON API (log in with a user from `undertow user add`)."""
+    import uvicorn
+
+    from undertow.web.app import create_app
+
+    settings = state.settings()
+    open_store_or_exit(settings).close()  # clear error now if the store cannot be opened
+    err.print(f"review app on http://{host}:{port}/ (API docs at /api/docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")

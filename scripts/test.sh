@@ -24,6 +24,13 @@ if [ -z "$PG_BIN" ]; then
   exit 1
 fi
 
+# The web app's browser tests drive Debian's Chromium (test tools may not download browsers).
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "Chromium not found; installing Debian's chromium package for the browser tests" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+    || echo "warning: could not install chromium; the browser tests will be skipped" >&2
+fi
+
 PG_DIR=$(mktemp -d /tmp/undertow-pg.XXXXXX)
 RUN_AS=()
 if [ "$(id -u)" = 0 ]; then

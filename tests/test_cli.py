@@ -151,7 +151,7 @@ def test_demo_runs_end_to_end_as_a_user_types_it(tmp_path: Path) -> None:
     """The README's first command ends in `undertow demo`: run the real console script."""
     undertow = Path(sys.executable).with_name("undertow")
     result = subprocess.run(
-        [str(undertow), "demo", "--workdir", str(tmp_path / "demo")],
+        [str(undertow), "demo", "--workdir", str(tmp_path / "demo"), "--no-serve"],
         capture_output=True,
         text=True,
         timeout=300,

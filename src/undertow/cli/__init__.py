@@ -233,8 +233,14 @@ def demo(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the simulated world.")] = 1,
+    serve_app: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="End by serving the review app.")
+    ] = True,
+    host: Annotated[str, typer.Option(help="Address the review app listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the review app.")] = 8000,
 ) -> None:
-    """Simulate a small world, import it, and show what Undertow sees in it."""
+    """Simulate a small world, import it, show what Undertow sees in it, and serve the review
+    app on it with a demo login."""
     folder = workdir or Path(tempfile.mkdtemp(prefix="undertow-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
     db_url = state.db or sqlite_url(folder / "undertow.db")
@@ -268,6 +274,32 @@ def demo(
     typer.echo(f"  undertow --db {db_url} export lineages")
     typer.echo(f"  undertow --db {db_url} export graph --format gexf --out network.gexf")
     typer.echo(f"  ground truth of the simulated world: {summary.truth_path}")
+    if serve_app:
+        _serve_demo(settings, host, port)
+
+
+def _serve_demo(settings: Settings, host: str, port: int) -> None:
+    import secrets
+
+    import uvicorn
+
+    from undertow.web.app import create_app
+    from undertow.web.users import add_user, list_users, set_password
+
+    password = secrets.token_urlsafe(12)
+    store = open_store_or_exit(settings)
+    try:
+        actor = "demo"
+        if any(user.username == "demo" for user in list_users(store)):
+            set_password(store, "demo", password, actor=actor)
+        else:
+            add_user(store, "demo", password, "reviewer", actor=actor)
+    finally:
+        store.close()
+    typer.echo(
+        f"\nReview app: http://{host}:{port}/  (log in as demo / {password}; Ctrl-C stops it)"
+    )
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
 @app.command("hash")

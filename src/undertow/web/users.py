@@ -101,6 +101,20 @@ def set_disabled(store: Store, username: str, disabled: bool, *, actor: str) -> 
         audit.append(conn, actor, "user.disable" if disabled else "user.enable", user.username)
 
 
+def set_password(store: Store, username: str, password: str, *, actor: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"a password needs at least {MIN_PASSWORD} characters")
+    u = schema.users
+    with store.engine.begin() as conn:
+        user = get_user(conn, username)
+        if user is None:
+            raise UserError(f"no user {username!r}")
+        conn.execute(
+            u.update().where(u.c.id == user.id).values(password_hash=_HASHER.hash(password))
+        )
+        audit.append(conn, actor, "user.password", user.username)
+
+
 def authenticate(store: Store, username: str, password: str) -> User | None:
     """The user, if the password is right and the account enabled; else None."""
     u = schema.users

@@ -179,3 +179,33 @@ def test_escalation_stays_in_the_queue_and_bad_input_is_refused(store: Store) ->
         decide(store, case_id, "violating", "carol", category="not-a-category")
     with pytest.raises(DecisionError, match="no case"):
         decide(store, "item:none:1", "violating", "carol")
+
+
+def test_a_channel_decision_can_cover_its_lineage(store: Store) -> None:
+    with store.engine.begin() as conn:
+        lineage = max(conn.execute(sa.select(schema.lineages.c.channels)).scalars().all(), key=len)
+        assert len(lineage) >= 2
+        existing = set(conn.execute(sa.select(schema.cases.c.case_id)).scalars().all())
+        for channel in lineage:
+            if f"channel:{channel}" not in existing:
+                conn.execute(schema.cases.insert().values(
+                    case_id=f"channel:{channel}", kind="channel", channel_id=channel,
+                    priority=50.0, confidence=0.5, severity=0.5, reasons=["test"], signals=0,
+                    copies=0, channels=1, status="open", updated_at=0,
+                ))  # fmt: skip
+    first, *others = lineage
+    result = decide(store, f"channel:{first}", "violating", "dana", cover_lineage=True)
+    assert set(result.covered_cases) == {f"channel:{c}" for c in others}
+    with store.engine.connect() as conn:
+        statuses = (
+            conn.execute(
+                sa.select(schema.cases.c.status).where(
+                    schema.cases.c.case_id.in_([f"channel:{c}" for c in lineage])
+                )
+            )
+            .scalars()
+            .all()
+        )
+        notes = conn.execute(sa.select(schema.decisions.c.note)).scalars().all()
+    assert set(statuses) == {"decided"}
+    assert sum("same lineage" in (n or "") for n in notes) == len(others)

@@ -108,12 +108,15 @@ def cases_decide(
     category: Annotated[str | None, typer.Option(help="A taxonomy category id.")] = None,
     note: Annotated[str | None, typer.Option(help="Free text for the record.")] = None,
     reviewer: Annotated[str | None, typer.Option(help="Default: cli:<login name>.")] = None,
+    cover_lineage: Annotated[
+        bool, typer.Option("--cover-lineage", help="A channel case: decide its lineage too.")
+    ] = False,
 ) -> None:
     """Decide a case: the decision covers every copy and is written to the audit log."""
     store = open_store_or_exit(state.settings())
     try:
         result = decide(store, case_id, verdict, reviewer or audit.cli_actor(),
-                        category=category, note=note)  # fmt: skip
+                        category=category, note=note, cover_lineage=cover_lineage)  # fmt: skip
     except DecisionError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -123,4 +126,5 @@ def cases_decide(
         f"decision {result.decision_id}: {result.verdict} on {result.case_id}, covering "
         f"{result.items} item(s); {result.bank_entries} hash(es) to the confirmed bank, "
         f"{result.training_examples} training example(s), {result.suppressed} suppressed"
+        + (f"; also covers {', '.join(result.covered_cases)}" if result.covered_cases else "")
     )

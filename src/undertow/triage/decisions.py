@@ -9,6 +9,9 @@ A decision covers every item of its case (all copies).  Then:
   no case) and its texts become negative training examples, the hard negatives that matter;
 - **escalate**, **needs translation**: the case stays in the queue, marked.
 
+A decision on a channel case can cover the channel's lineage (`cover_lineage`): every other
+incarnation's open channel case gets the same verdict, noted as covered by this decision.
+
 Every decision is written to the audit log in the same transaction.
 """
 
@@ -47,6 +50,7 @@ class DecisionResult:
     bank_entries: int
     training_examples: int
     suppressed: int
+    covered_cases: tuple[str, ...] = ()
 
 
 def decide(
@@ -57,8 +61,10 @@ def decide(
     *,
     category: str | None = None,
     note: str | None = None,
+    cover_lineage: bool = False,
 ) -> DecisionResult:
-    """Record `reviewer`'s decision on `case_id`, covering all its items, with its feedback."""
+    """Record `reviewer`'s decision on `case_id`, covering all its items, with its feedback;
+    for a channel case with `cover_lineage`, also every open case of its lineage."""
     if verdict not in VERDICTS:
         raise DecisionError(f"verdict must be one of {', '.join(VERDICTS)}, not {verdict!r}")
     if category is not None and category not in load_taxonomy():
@@ -102,7 +108,49 @@ def decide(
             {"verdict": verdict, "category": category, "note": note, "items": len(items),
              "decision_id": decision_id},
         )  # fmt: skip
-    return DecisionResult(decision_id, case_id, verdict, len(items), bank, examples, suppressed)
+        covered: tuple[str, ...] = ()
+        if cover_lineage and case.kind == "channel":
+            covered = _cover_lineage(conn, case.channel_id, verdict, category or case.category,
+                                     reviewer, decision_id, now)  # fmt: skip
+    return DecisionResult(
+        decision_id, case_id, verdict, len(items), bank, examples, suppressed, covered
+    )
+
+
+def _cover_lineage(
+    conn: sa.Connection,
+    channel_id: str,
+    verdict: str,
+    category: str | None,
+    reviewer: str,
+    decision_id: int,
+    now: int,
+) -> tuple[str, ...]:
+    """Give the open channel cases of `channel_id`'s other incarnations the same verdict."""
+    c = schema.cases
+    members: set[str] = set()
+    for (channels,) in conn.execute(sa.select(schema.lineages.c.channels)):
+        if channel_id in (channels or []):
+            members.update(channels)
+    members.discard(channel_id)
+    covered = []
+    for member in sorted(members):
+        member_case = f"channel:{member}"
+        status = conn.execute(sa.select(c.c.status).where(c.c.case_id == member_case)).scalar()
+        if status not in ("open", "escalated", "translation"):
+            continue
+        note = f"covered by decision {decision_id} on channel:{channel_id} (same lineage)"
+        conn.execute(
+            schema.decisions.insert().values(
+                case_id=member_case, verdict=verdict, category=category, note=note,
+                reviewer=reviewer, at=now, items=1,
+            )
+        )  # fmt: skip
+        conn.execute(c.update().where(c.c.case_id == member_case).values(status=_STATUS[verdict]))
+        audit.append(conn, reviewer, "decision", member_case,
+                     {"verdict": verdict, "covered_by": decision_id})  # fmt: skip
+        covered.append(member_case)
+    return tuple(covered)
 
 
 def _confirm_media(

@@ -25,6 +25,7 @@ class DecisionIn(BaseModel):
     verdict: str
     category: str | None = None
     note: str | None = None
+    cover_lineage: bool = False
 
 
 def caller(request: Request) -> tuple[User, bool]:
@@ -83,12 +84,14 @@ def post_decision(request: Request, case_id: str, body: DecisionIn, who: Caller)
         raise HTTPException(status_code=422, detail=f"verdict must be one of {VERDICTS}")
     try:
         result = decide(request.app.state.store, case_id, body.verdict, user.username,
-                        category=body.category, note=body.note)  # fmt: skip
+                        category=body.category, note=body.note,
+                        cover_lineage=body.cover_lineage)  # fmt: skip
     except DecisionError as exc:
         code = 404 if str(exc).startswith("no case") else 422
         raise HTTPException(status_code=code, detail=str(exc)) from exc
     return {"decision_id": result.decision_id, "case_id": result.case_id,
-            "verdict": result.verdict, "items": result.items}  # fmt: skip
+            "verdict": result.verdict, "items": result.items,
+            "covered_cases": list(result.covered_cases)}  # fmt: skip
 
 
 @api.get("/channels")

@@ -128,6 +128,7 @@ def decide_page(
     verdict: str = Form(...),
     category: str = Form(""),
     note: str = Form(""),
+    cover_lineage: str = Form(""),
     csrf: str = Form(""),
 ) -> Response:
     user = _user(request)
@@ -138,7 +139,8 @@ def decide_page(
         raise HTTPException(status_code=403, detail=f"the {user.role} role may not decide")
     try:
         decide(request.app.state.store, case_id, verdict, user.username,
-               category=category or None, note=note or None)  # fmt: skip
+               category=category or None, note=note or None,
+               cover_lineage=bool(cover_lineage))  # fmt: skip
     except DecisionError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from exc
     with request.app.state.store.engine.connect() as conn:

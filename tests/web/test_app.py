@@ -4,6 +4,7 @@ API and pages, access control, CSRF, login limits, audit of views and decisions.
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ def analysed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def env(analysed: Path, tmp_path: Path) -> Any:
     db = tmp_path / "u.db"
     db.write_bytes(analysed.read_bytes())
+    shutil.copytree(analysed.parent / "data", tmp_path / "data")
     settings = load_settings(sqlite_url(db), tmp_path / "data")
     app = create_app(settings)
     store = app.state.store
@@ -187,3 +189,24 @@ def test_hostile_text_is_escaped(env: Any) -> None:
     at = html.find("<script>alert(1)")
     assert at < 0, html[max(0, at - 300) : at + 50]
     assert "&lt;script&gt;" in html
+
+
+def test_media_needs_a_login_and_comes_from_the_evidence_store(env: Any) -> None:
+    _, client, store = env
+    with store.engine.connect() as conn:
+        sha = conn.execute(
+            sa.select(schema.message_media.c.sha256)
+            .where(
+                schema.message_media.c.mime.like("image/%"),
+                schema.message_media.c.sha256.is_not(None),
+            )
+            .limit(1)
+        ).scalar()
+    assert sha
+    assert client.get(f"/media/{sha}").status_code == 401
+    _login(client, "vera")
+    answer = client.get(f"/media/{sha}")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("image/")
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert client.get("/media/../../etc/passwd").status_code == 404
+    assert client.get("/media/" + "0" * 64).status_code == 404

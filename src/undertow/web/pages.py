@@ -3,14 +3,18 @@ search.  Every view of a case and every decision is audited; changes need the CS
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from undertow.enrich.evidence import EvidenceStore
 from undertow.enrich.rules import load_taxonomy
 from undertow.network.profile import channel_profile
+from undertow.store import schema
 from undertow.triage import audit
 from undertow.triage.decisions import VERDICTS, DecisionError, decide
 from undertow.web import queries
@@ -18,6 +22,7 @@ from undertow.web.security import check_csrf, client_address, csrf_token, sessio
 from undertow.web.users import User, authenticate
 
 pages = APIRouter(include_in_schema=False)
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 FILTERS = ("status", "kind", "category", "platform", "network", "language", "min_priority")
 
 
@@ -147,6 +152,25 @@ def decide_page(
         following = queries.list_cases(conn, queries.CaseFilter(status="open", limit=1))
     target = f"/cases/{quote(following[0]['case_id'])}" if following else "/queue"
     return RedirectResponse(f"{target}?decided={quote(case_id)}", status_code=303)
+
+
+@pages.get("/media/{sha256}")
+def media(request: Request, sha256: str) -> Response:
+    """A preserved media file, for logged-in users (the page shows it blurred first)."""
+    user = _user(request)
+    if user is None:
+        raise HTTPException(status_code=401, detail="log in first")
+    if not _SHA256.fullmatch(sha256):
+        raise HTTPException(status_code=404, detail="no such media")
+    mm = schema.message_media
+    with request.app.state.store.engine.connect() as conn:
+        mime = conn.execute(sa.select(mm.c.mime).where(mm.c.sha256 == sha256).limit(1)).scalar()
+    path = EvidenceStore(request.app.state.settings.evidence_dir).blob_path(sha256)
+    if not path.is_file():
+        raise HTTPException(status_code=404, detail="no such media")
+    return FileResponse(path, media_type=mime or "application/octet-stream",
+                        headers={"Cache-Control": "private, no-store",
+                                 "X-Content-Type-Options": "nosniff"})  # fmt: skip
 
 
 @pages.get("/channels/{channel_id}")

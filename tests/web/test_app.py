@@ -210,3 +210,21 @@ def test_media_needs_a_login_and_comes_from_the_evidence_store(env: Any) -> None
     assert answer.headers["x-content-type-options"] == "nosniff"
     assert client.get("/media/../../etc/passwd").status_code == 404
     assert client.get("/media/" + "0" * 64).status_code == 404
+
+
+def test_channel_and_network_pages_draw_their_charts(env: Any) -> None:
+    _, client, store = env
+    with store.engine.connect() as conn:
+        network = conn.execute(
+            sa.select(schema.networks.c.network_id, schema.networks.c.root_id).limit(1)
+        ).first()
+    assert network
+    _login(client, "vera")
+    page = client.get(f"/channels/{network.root_id}")
+    assert page.status_code == 200 and "<svg" in page.text and "posts per day" in page.text
+    graph = client.get(f"/networks/{network.network_id}")
+    assert graph.status_code == 200 and "<svg" in graph.text and "<line" in graph.text
+    assert client.get("/networks/net:none").status_code == 404
+    token = {"Authorization": f"Bearer {users.create_token(store, 'vera', 't', actor='t')}"}
+    detail = client.get(f"/api/networks/{network.network_id}", headers=token).json()
+    assert detail["root_id"] == network.root_id and detail["edges"]

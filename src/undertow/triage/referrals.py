@@ -22,33 +22,33 @@ The referral and its items are recorded (`referrals`, `referral_items`) with the
 in one transaction; each item then carries the status the recipient's action left it in
 (`sent`, `removed`, `still_up`, `came_back`), so that `referral_report` can say how much of
 what was referred is actually gone.
+
+This module selects the cases, records the referral and writes the CSV; the bundle is built by
+`undertow.exchange.stix_bundle` and the archive by `undertow.triage.evidence_package`, both
+from the records of `undertow.triage.referral_records`.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
-import mimetypes
-import re
 import secrets
 import shutil
 import time
-import zipfile
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any
 
-import orjson
 import sqlalchemy as sa
-import stix2
 
 from undertow import __version__
-from undertow.enrich.evidence import EvidenceStore
+from undertow.exchange.stix_bundle import bundle
 from undertow.settings import Settings
 from undertow.store import Store, schema
 from undertow.triage import audit
+from undertow.triage.evidence_package import file_sha256, manifest_bytes, write_zip
+from undertow.triage.referral_records import ReferralCase, ReferralItem, ReferralMedia, iso_utc
 
 STATUSES = ("sent", "removed", "still_up", "came_back")
 CSV_FIELDS = (
@@ -56,9 +56,6 @@ CSV_FIELDS = (
 )  # fmt: skip
 CHANNEL_ITEM = 0
 """The message id standing for a channel case's channel (Telegram numbers messages from 1)."""
-_CHUNK = 1 << 20
-_ZIP64_FROM = 1 << 31
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class ReferralError(ValueError):
@@ -75,40 +72,6 @@ class ReferralResult:
     """Evidence files in the zip (media and texts)."""
     missing: int
     """Media the manifest lists as missing."""
-
-
-@dataclass(slots=True)
-class _Media:
-    position: int
-    kind: str
-    sha256: str | None
-    original: str | None
-    mime: str | None
-    captured_at: int | None
-
-
-@dataclass(slots=True)
-class _Item:
-    case_id: str
-    channel_id: str
-    message_id: int
-    permalink: str
-    posted_at: int | None = None
-    captured_at: int | None = None
-    text: str | None = None
-    media: list[_Media] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class _Case:
-    case_id: str
-    kind: str
-    category: str | None
-    reasons: list[str]
-    note: str | None
-    reviewer: str
-    decided_at: int
-    items: list[_Item] = field(default_factory=list)
 
 
 # -- creating a referral ------------------------------------------------------------------------
@@ -178,7 +141,7 @@ def permalink(channel_id: str, message_id: int, handle: str | None, platform: st
 
 def _violating_cases(
     conn: sa.Connection, case_ids: Sequence[str] | None, category: str | None
-) -> list[_Case]:
+) -> list[ReferralCase]:
     d, c = schema.decisions, schema.cases
     latest = sa.select(sa.func.max(d.c.id)).group_by(d.c.case_id).scalar_subquery()
     chosen = sa.func.coalesce(d.c.category, c.c.category)
@@ -194,7 +157,7 @@ def _violating_cases(
     if category:
         query = query.where(chosen == category)
     cases = [
-        _Case(row.case_id, row.kind, row.category, [str(r) for r in row.reasons or []],
+        ReferralCase(row.case_id, row.kind, row.category, [str(r) for r in row.reasons or []],
               row.note, row.reviewer, int(row.at))
         for row in conn.execute(query)
     ]  # fmt: skip
@@ -213,7 +176,7 @@ def _violating_cases(
     return cases
 
 
-def _case_items(conn: sa.Connection, case: _Case) -> list[_Item]:
+def _case_items(conn: sa.Connection, case: ReferralCase) -> list[ReferralItem]:
     ci, c = schema.case_items, schema.cases
     keys = [
         (row.channel_id, int(row.message_id))
@@ -231,7 +194,7 @@ def _case_items(conn: sa.Connection, case: _Case) -> list[_Item]:
     return [_item(conn, case.case_id, channel_id, number) for channel_id, number in keys]
 
 
-def _item(conn: sa.Connection, case_id: str, channel_id: str, message_id: int) -> _Item:
+def _item(conn: sa.Connection, case_id: str, channel_id: str, message_id: int) -> ReferralItem:
     ch, m, mm, md = schema.channels, schema.messages, schema.message_media, schema.media
     channel = conn.execute(
         sa.select(ch.c.handle, ch.c.platform).where(ch.c.channel_id == channel_id)
@@ -240,7 +203,7 @@ def _item(conn: sa.Connection, case_id: str, channel_id: str, message_id: int) -
         channel_id, message_id, channel.handle if channel else None,
         channel.platform if channel else None,
     )  # fmt: skip
-    item = _Item(case_id, channel_id, message_id, link)
+    item = ReferralItem(case_id, channel_id, message_id, link)
     if message_id == CHANNEL_ITEM:
         return item
     message = conn.execute(
@@ -258,7 +221,7 @@ def _item(conn: sa.Connection, case_id: str, channel_id: str, message_id: int) -
         .order_by(mm.c.position)
     )
     item.media = [
-        _Media(int(r.position), r.kind, r.sha256, r.path, r.mime,
+        ReferralMedia(int(r.position), r.kind, r.sha256, r.path, r.mime,
                int(r.first_seen) if r.first_seen is not None else item.captured_at)
         for r in conn.execute(query)
     ]  # fmt: skip
@@ -271,7 +234,7 @@ def _record(
     recipient: str,
     actor: str,
     now: int,
-    cases: list[_Case],
+    cases: list[ReferralCase],
     folder: Path,
 ) -> None:
     items = [item for case in cases for item in case.items]
@@ -301,25 +264,25 @@ def _write_package(
     recipient: str,
     actor: str,
     now: int,
-    cases: list[_Case],
+    cases: list[ReferralCase],
     settings: Settings,
 ) -> tuple[dict[str, str], int, int]:
     """Write the four files; return their SHA-256s, the evidence files and the missing."""
     _write_csv(folder / "permalinks.csv", referral_id, cases)
-    bundle = _bundle(cases, referral_id, recipient)
-    (folder / "bundle.json").write_text(bundle.serialize(pretty=True), encoding="utf-8")
+    stix = bundle(cases, referral_id, recipient)
+    (folder / "bundle.json").write_text(stix.serialize(pretty=True), encoding="utf-8")
     header = {
-        "referral_id": referral_id, "recipient": recipient, "created_at": _iso(now),
+        "referral_id": referral_id, "recipient": recipient, "created_at": iso_utc(now),
         "created_by": actor, "generator": f"undertow {__version__}", "hash": "SHA-256",
     }  # fmt: skip
-    manifest = _write_zip(folder / "evidence.zip", header, cases, settings, now)
-    (folder / "manifest.json").write_bytes(_manifest_bytes(manifest))
+    manifest = write_zip(folder / "evidence.zip", header, cases, settings, now)
+    (folder / "manifest.json").write_bytes(manifest_bytes(manifest))
     names = ("permalinks.csv", "bundle.json", "evidence.zip", "manifest.json")
-    digests = {name: _file_sha256(folder / name) for name in names}
+    digests = {name: file_sha256(folder / name) for name in names}
     return digests, len(manifest["files"]), len(manifest["missing"])
 
 
-def _write_csv(path: Path, referral_id: str, cases: list[_Case]) -> None:
+def _write_csv(path: Path, referral_id: str, cases: list[ReferralCase]) -> None:
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
         writer.writeheader()
@@ -329,220 +292,8 @@ def _write_csv(path: Path, referral_id: str, cases: list[_Case]) -> None:
                     {"referral_id": referral_id, "case_id": case.case_id,
                      "channel_id": item.channel_id, "message_id": item.message_id,
                      "permalink": item.permalink, "category": case.category or "",
-                     "decided_at": _iso(case.decided_at)}
+                     "decided_at": iso_utc(case.decided_at)}
                 )  # fmt: skip
-
-
-def _write_zip(
-    path: Path, header: dict[str, Any], cases: list[_Case], settings: Settings, now: int
-) -> dict[str, Any]:
-    evidence = EvidenceStore(settings.evidence_dir)
-    stamp = datetime.fromtimestamp(now, UTC).timetuple()[:6]
-    files: list[dict[str, Any]] = []
-    missing: list[dict[str, Any]] = []
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for case in cases:
-            for item in case.items:
-                if item.text is not None:
-                    files.append(_add_text(archive, item, stamp))
-                for media in item.media:
-                    entry = _add_media(archive, evidence, item, media, stamp)
-                    (files if entry.get("path") else missing).append(entry)
-        manifest = {**header, "files": files, "missing": missing}
-        archive.writestr(_info("manifest.json", stamp), _manifest_bytes(manifest))
-    return manifest
-
-
-def _add_text(archive: zipfile.ZipFile, item: _Item, stamp: tuple[int, ...]) -> dict[str, Any]:
-    name = f"text/{_safe(item.channel_id)}_{item.message_id}.txt"
-    data = (item.text or "").encode("utf-8")
-    archive.writestr(_info(name, stamp), data)
-    return {
-        "path": name, "kind": "text", "status": "preserved",
-        "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
-        **_times(item.posted_at, item.captured_at), **_source(item),
-    }  # fmt: skip
-
-
-def _add_media(
-    archive: zipfile.ZipFile,
-    evidence: EvidenceStore,
-    item: _Item,
-    media: _Media,
-    stamp: tuple[int, ...],
-) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "kind": media.kind, "original_name": media.original, "mime": media.mime,
-        **_times(item.posted_at, media.captured_at), **_source(item, media.position),
-    }  # fmt: skip
-    blob = evidence.blob_path(media.sha256) if _is_sha256(media.sha256) else None
-    if blob is None or not blob.is_file():
-        reason = "not in the evidence store" if blob is not None else "never preserved"
-        return {"path": None, "status": "missing", "reason": reason,
-                "sha256": media.sha256, **entry}  # fmt: skip
-    name = f"media/{_safe(item.channel_id)}_{item.message_id}_{media.position}{_suffix(media)}"
-    digest, size = _copy_into(archive, blob, _info(name, stamp))
-    status = "preserved" if digest == media.sha256 else "hash_mismatch"
-    extra = {} if status == "preserved" else {"expected_sha256": media.sha256}
-    return {"path": name, "status": status, "sha256": digest, "size": size, **extra, **entry}
-
-
-def _copy_into(archive: zipfile.ZipFile, blob: Path, info: zipfile.ZipInfo) -> tuple[str, int]:
-    """Stream `blob` into the archive, hashing the very bytes written."""
-    digest, size = hashlib.sha256(), 0
-    large = blob.stat().st_size >= _ZIP64_FROM
-    with blob.open("rb") as source, archive.open(info, "w", force_zip64=large) as target:
-        while chunk := source.read(_CHUNK):
-            digest.update(chunk)
-            target.write(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
-def _info(name: str, stamp: tuple[int, ...]) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(name, date_time=(stamp[0], stamp[1], stamp[2],
-                                            stamp[3], stamp[4], stamp[5]))  # fmt: skip
-    info.compress_type = zipfile.ZIP_DEFLATED
-    return info
-
-
-def _source(item: _Item, position: int | None = None) -> dict[str, Any]:
-    source: dict[str, Any] = {
-        "case_id": item.case_id, "channel_id": item.channel_id,
-        "message_id": item.message_id, "permalink": item.permalink or None,
-    }  # fmt: skip
-    if position is not None:
-        source["position"] = position
-    return {"source": source}
-
-
-def _times(posted: int | None, captured: int | None) -> dict[str, str | None]:
-    return {
-        "posted_at": _iso(posted) if posted is not None else None,
-        "captured_at": _iso(captured) if captured is not None else None,
-    }
-
-
-def _suffix(media: _Media) -> str:
-    suffix = Path(media.original).suffix if media.original else ""
-    if not suffix and media.mime:
-        suffix = mimetypes.guess_extension(media.mime) or ""
-    return suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", suffix) else ""
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9.-]+", "-", text)
-
-
-def _is_sha256(value: str | None) -> TypeGuard[str]:
-    return value is not None and _SHA256.fullmatch(value) is not None
-
-
-def _manifest_bytes(manifest: dict[str, Any]) -> bytes:
-    return orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _iso(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# -- STIX 2.1 ----------------------------------------------------------------------------------
-
-
-def _bundle(cases: list[_Case], referral_id: str, recipient: str) -> Any:
-    creator = stix2.Identity(
-        name="Undertow", identity_class="system",
-        description=f"Undertow {__version__}: referral {referral_id} to {recipient}",
-    )  # fmt: skip
-    objects: list[Any] = [creator]
-    for case in cases:
-        objects += _case_objects(case, creator.id)
-    return stix2.Bundle(objects=_unique(objects), allow_custom=False)
-
-
-def _case_objects(case: _Case, creator: str) -> list[Any]:
-    urls = sorted({item.permalink for item in case.items if item.permalink})
-    hashes = sorted({m.sha256 for i in case.items for m in i.media if _is_sha256(m.sha256)})
-    observables: list[Any] = [stix2.URL(value=url) for url in urls]
-    observables += [stix2.File(hashes={"SHA-256": sha}) for sha in hashes]
-    objects: list[Any] = list(observables)
-    refs: list[str] = [creator]
-    if observables:
-        observed = _observed(case, creator, [o.id for o in observables])
-        indicator = stix2.Indicator(
-            created_by_ref=creator, name=f"Undertow case {case.case_id}",
-            description=f"Confirmed violating ({case.category or 'uncategorised'}) by a "
-            "reviewer; every copy of the item.",
-            indicator_types=["malicious-activity"], pattern=_pattern(urls, hashes),
-            pattern_type="stix", valid_from=_when(case.decided_at),
-            labels=[case.category] if case.category else None,
-        )  # fmt: skip
-        based_on = stix2.Relationship(indicator.id, "based-on", observed.id,
-                                      created_by_ref=creator)  # fmt: skip
-        objects += [observed, indicator, based_on]
-        refs = [indicator.id, observed.id]
-    objects.append(
-        stix2.Note(
-            created_by_ref=creator, abstract=f"Case {case.case_id}", content=_note_text(case),
-            authors=[case.reviewer], object_refs=refs,
-        )
-    )  # fmt: skip
-    return objects
-
-
-def _observed(case: _Case, creator: str, refs: list[str]) -> Any:
-    seen = [item.posted_at for item in case.items if item.posted_at is not None]
-    first, last = (min(seen), max(seen)) if seen else (case.decided_at, case.decided_at)
-    return stix2.ObservedData(
-        created_by_ref=creator, first_observed=_when(first), last_observed=_when(last),
-        number_observed=max(1, len(case.items)), object_refs=refs,
-    )  # fmt: skip
-
-
-def _pattern(urls: Iterable[str], hashes: Iterable[str]) -> str:
-    parts = [f"[url:value = '{_quote(url)}']" for url in urls]
-    parts += [f"[file:hashes.'SHA-256' = '{sha}']" for sha in hashes]
-    return " OR ".join(parts)
-
-
-def _quote(value: str) -> str:
-    """A STIX pattern string literal's contents: backslashes and quotes escaped."""
-    return value.replace("\\", "\\\\").replace("'", "\\'")
-
-
-def _note_text(case: _Case) -> str:
-    reasons = "\n".join(f"- {reason}" for reason in case.reasons) or "- (none recorded)"
-    lines = [
-        f"Decision: violating ({case.category or 'uncategorised'}) by {case.reviewer} "
-        f"at {_iso(case.decided_at)}; {len(case.items)} item(s).",
-        f"Reasons:\n{reasons}",
-    ]
-    if case.note:
-        lines.append(f"Reviewer's note: {case.note}")
-    return "\n\n".join(lines)
-
-
-def _when(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
-
-
-def _unique(objects: list[Any]) -> list[Any]:
-    """Drop repeated observables (their ids derive from their values)."""
-    seen: set[str] = set()
-    out = []
-    for obj in objects:
-        if obj.id not in seen:
-            seen.add(obj.id)
-            out.append(obj)
-    return out
 
 
 # -- after the referral: what the recipient did ------------------------------------------------

@@ -56,8 +56,10 @@ def get_cases(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[dict[str, Any]]:
     """The queue, highest priority first, with filters."""
-    where = queries.CaseFilter(status, kind, category, platform, network, language,
-                               min_priority, limit, offset)  # fmt: skip
+    where = queries.CaseFilter(
+        status=status, kind=kind, category=category, platform=platform, network=network,
+        language=language, min_priority=min_priority, limit=limit, offset=offset,
+    )  # fmt: skip
     with request.app.state.store.engine.connect() as conn:
         return queries.list_cases(conn, where)
 
@@ -115,6 +117,16 @@ def get_channel(request: Request, channel_id: str, who: Caller) -> dict[str, Any
     if profile is None:
         raise HTTPException(status_code=404, detail=f"no channel {channel_id!r}")
     return profile
+
+
+@api.get("/networks/{network_id:path}")
+def get_network(request: Request, network_id: str, who: Caller) -> dict[str, Any]:
+    """A mirror network: root, members and the mirror relations inside it."""
+    with request.app.state.store.engine.connect() as conn:
+        network = queries.network_detail(conn, network_id)
+    if network is None:
+        raise HTTPException(status_code=404, detail=f"no network {network_id!r}")
+    return network
 
 
 @api.get("/signals")

@@ -10,6 +10,7 @@ from urllib.parse import quote, urlencode
 import sqlalchemy as sa
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 
 from undertow.enrich.evidence import EvidenceStore
 from undertow.enrich.rules import load_taxonomy
@@ -18,6 +19,7 @@ from undertow.store import schema
 from undertow.triage import audit
 from undertow.triage.decisions import VERDICTS, DecisionError, decide
 from undertow.web import queries
+from undertow.web.charts import activity_svg, network_svg
 from undertow.web.security import check_csrf, client_address, csrf_token, session_user
 from undertow.web.users import User, authenticate
 
@@ -180,9 +182,26 @@ def channel_page(request: Request, channel_id: str) -> Response:
         return _login_first(request)
     with request.app.state.store.engine.connect() as conn:
         profile = channel_profile(conn, channel_id)
+        cases = queries.list_cases(
+            conn, queries.CaseFilter(status="all", limit=20, channel_id=channel_id)
+        )
     if profile is None:
         raise HTTPException(status_code=404, detail="no such channel")
-    return _render(request, "channel.html", user, profile=profile)
+    return _render(request, "channel.html", user, profile=profile, cases=cases,
+                   activity=Markup(activity_svg(profile.get("activity") or [])))  # fmt: skip
+
+
+@pages.get("/networks/{network_id:path}")
+def network_page(request: Request, network_id: str) -> Response:
+    user = _user(request)
+    if user is None:
+        return _login_first(request)
+    with request.app.state.store.engine.connect() as conn:
+        network = queries.network_detail(conn, network_id)
+    if network is None:
+        raise HTTPException(status_code=404, detail="no such network")
+    graph = network_svg(network["root_id"], network["edges"], network["titles"])
+    return _render(request, "network.html", user, network=network, graph=Markup(graph))
 
 
 @pages.get("/search")

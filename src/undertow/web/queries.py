@@ -24,6 +24,7 @@ class CaseFilter:
     network: str | None = None
     language: str | None = None
     min_priority: float | None = None
+    channel_id: str | None = None
     limit: int = 50
     offset: int = 0
 
@@ -47,6 +48,8 @@ def list_cases(conn: sa.Connection, where: CaseFilter) -> list[dict[str, Any]]:
         query = query.where(c.c.category == where.category)
     if where.platform:
         query = query.where(ch.c.platform == where.platform)
+    if where.channel_id:
+        query = query.where(c.c.channel_id == where.channel_id)
     if where.min_priority is not None:
         query = query.where(c.c.priority >= where.min_priority)
     if where.network:
@@ -145,6 +148,24 @@ def _signals(
         {k: v for k, v in r._mapping.items() if k != "id"}
         for r in conn.execute(query.order_by(s.c.score.desc()).limit(200))
     ]
+
+
+def network_detail(conn: sa.Connection, network_id: str) -> dict[str, Any] | None:
+    """A mirror network: its root, members with titles, and the mirror relations inside it."""
+    n, mp, ch = schema.networks, schema.mirror_pairs, schema.channels
+    row = conn.execute(sa.select(n).where(n.c.network_id == network_id)).first()
+    if row is None:
+        return None
+    edges = [
+        {"channel_id": r.channel_id, "source_id": r.source_id, "share": r.share,
+         "carried": r.carried, "median_lag_s": r.median_lag_s}
+        for r in conn.execute(sa.select(mp).where(mp.c.network_id == network_id))
+    ]  # fmt: skip
+    members = sorted({row.root_id, *(row.channels or [])})
+    query = sa.select(ch.c.channel_id, ch.c.title).where(ch.c.channel_id.in_(members))
+    titles: dict[str, str | None] = {row.channel_id: row.title for row in conn.execute(query)}
+    return {"network_id": network_id, "root_id": row.root_id, "propaganda": row.propaganda,
+            "channels": members, "titles": titles, "edges": edges}  # fmt: skip
 
 
 def list_channels(

@@ -220,6 +220,12 @@ def _trie_pattern(words: Iterable[str]) -> str:
 # -- loading ----------------------------------------------------------------------------------
 
 
+@cache
+def category_ids() -> tuple[str, ...]:
+    """The ids of the shipped taxonomy's categories, sorted (read once per process)."""
+    return tuple(sorted(load_taxonomy()))
+
+
 def load_taxonomy(path: Path | None = None) -> dict[str, Category]:
     if path is None:
         text = resources.files("undertow").joinpath("data/taxonomy.yaml").read_text("utf-8")

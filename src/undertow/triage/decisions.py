@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from undertow.enrich.rules import load_taxonomy
+from undertow.enrich.rules import category_ids
 from undertow.store import Store, schema
 from undertow.triage import audit
 from undertow.triage.cases import DECIDED
@@ -67,7 +67,7 @@ def decide(
     for a channel case with `cover_lineage`, also every open case of its lineage."""
     if verdict not in VERDICTS:
         raise DecisionError(f"verdict must be one of {', '.join(VERDICTS)}, not {verdict!r}")
-    if category is not None and category not in load_taxonomy():
+    if category is not None and category not in category_ids():
         raise DecisionError(f"unknown category {category!r} (see `undertow rules list`)")
     c, ci = schema.cases, schema.case_items
     now = int(time.time())

@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from markupsafe import Markup
 
 from undertow.enrich.evidence import EvidenceStore
-from undertow.enrich.rules import load_taxonomy
+from undertow.enrich.rules import category_ids
 from undertow.network.profile import channel_profile
 from undertow.store import schema
 from undertow.triage import audit
@@ -111,7 +111,7 @@ def queue(request: Request) -> Response:
     with request.app.state.store.engine.connect() as conn:
         cases = queries.list_cases(conn, where)
     return _render(request, "queue.html", user, cases=cases, filters=params,
-                   categories=sorted(load_taxonomy()), query=urlencode(params))  # fmt: skip
+                   categories=category_ids(), query=urlencode(params))  # fmt: skip
 
 
 @pages.get("/cases/{case_id}")
@@ -125,7 +125,7 @@ def case_page(request: Request, case_id: str) -> Response:
             raise HTTPException(status_code=404, detail="no such case")
         audit.append(conn, user.username, "case.view", case_id, {"via": "page"})
     return _render(request, "case.html", user, case=case, verdicts=VERDICTS,
-                   categories=sorted(load_taxonomy()))  # fmt: skip
+                   categories=category_ids())  # fmt: skip
 
 
 @pages.post("/cases/{case_id}/decide")

@@ -401,7 +401,8 @@ cases = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
 )
-sa.Index("ix_cases_queue", cases.c.status, cases.c.priority)
+sa.Index("ix_cases_queue", cases.c.status, cases.c.priority, cases.c.case_id)
+sa.Index("ix_cases_priority", cases.c.priority, cases.c.case_id)
 
 case_items = sa.Table(
     "case_items",

@@ -30,18 +30,37 @@ class CaseFilter:
 
 
 def list_cases(conn: sa.Connection, where: CaseFilter) -> list[dict[str, Any]]:
+    """A page of cases, highest priority first (ties: later case id first).
+
+    Each status is read on its own along the (status, priority, case_id) index, which gives
+    the order without sorting the queue; the queue's statuses are then merged."""
+    limit = max(1, min(where.limit, MAX_LIMIT))
+    offset = max(0, where.offset)
+    if where.status == "queue":
+        statuses: tuple[str, ...] | None = QUEUE_STATUSES
+    elif where.status == "all":
+        statuses = None
+    else:
+        statuses = (where.status,)
+    if statuses is None:
+        rows = list(conn.execute(_case_query(where, None, offset + limit)))
+    else:
+        rows = [row for status in statuses
+                for row in conn.execute(_case_query(where, status, offset + limit))]  # fmt: skip
+    rows.sort(key=lambda row: (row.priority, row.case_id), reverse=True)
+    return [_case(row) for row in rows[offset : offset + limit]]
+
+
+def _case_query(where: CaseFilter, status: str | None, limit: int) -> sa.Select[Any]:
     c, ch = schema.cases, schema.channels
     query = (
         sa.select(c, ch.c.title.label("channel_title"), ch.c.platform)
         .join(ch, ch.c.channel_id == c.c.channel_id, isouter=True)
-        .order_by(c.c.priority.desc(), c.c.case_id)
-        .limit(max(1, min(where.limit, MAX_LIMIT)))
-        .offset(max(0, where.offset))
+        .order_by(c.c.priority.desc(), c.c.case_id.desc())
+        .limit(limit)
     )
-    if where.status == "queue":
-        query = query.where(c.c.status.in_(QUEUE_STATUSES))
-    elif where.status != "all":
-        query = query.where(c.c.status == where.status)
+    if status is not None:
+        query = query.where(c.c.status == status)
     if where.kind:
         query = query.where(c.c.kind == where.kind)
     if where.category:
@@ -61,7 +80,7 @@ def list_cases(conn: sa.Connection, where: CaseFilter) -> list[dict[str, Any]]:
         query = query.join(
             tf, sa.and_(tf.c.channel_id == c.c.channel_id, tf.c.message_id == c.c.message_id)
         ).where(tf.c.language == where.language)
-    return [_case(row) for row in conn.execute(query)]
+    return query
 
 
 def _case(row: Any) -> dict[str, Any]:

@@ -209,3 +209,30 @@ def test_a_channel_decision_can_cover_its_lineage(store: Store) -> None:
         notes = conn.execute(sa.select(schema.decisions.c.note)).scalars().all()
     assert set(statuses) == {"decided"}
     assert sum("same lineage" in (n or "") for n in notes) == len(others)
+
+
+def test_an_account_with_signalled_posts_in_groups_gets_a_case(store: Store) -> None:
+    with store.engine.begin() as conn:
+        posts = conn.execute(
+            sa.select(schema.messages.c.channel_id, schema.messages.c.message_id,
+                      schema.messages.c.author)
+            .join(schema.channels, schema.channels.c.channel_id == schema.messages.c.channel_id)
+            .where(schema.channels.c.kind != "channel", schema.messages.c.author.is_not(None))
+            .order_by(schema.messages.c.author, schema.messages.c.message_id)
+        ).all()  # fmt: skip
+        author = posts[0].author
+        mine = [p for p in posts if p.author == author][:2]
+        assert len(mine) == 2
+        for number, post in enumerate(mine):
+            conn.execute(schema.signals.insert().values(
+                detector="indicators", detector_version="1", key=f"test:{number}",
+                target_kind="message", channel_id=post.channel_id, message_id=post.message_id,
+                score=0.9, category="glorification", explanation={"rule": "test"}, created_at=0,
+            ))  # fmt: skip
+    report = build_cases(store)
+    assert report.account_cases == 1
+    with store.engine.connect() as conn:
+        case = conn.execute(
+            sa.select(schema.cases).where(schema.cases.c.case_id == f"account:{author}")
+        ).one()
+    assert case.kind == "account" and "2 signalled messages" in case.reasons[-1]

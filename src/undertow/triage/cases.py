@@ -8,7 +8,8 @@ and copies that appear later join the decided case.
 
 **Channel cases** cover one channel for what the channel-level analysis says: indicators in
 its titles or bio, mirroring a flagged network, being a lineage successor of a flagged
-channel, a sleeper's rebrand.
+channel, a sleeper's rebrand.  **Account cases** cover a pseudonymised member of a group
+whose own messages carry signals at least twice.
 
 Priority (0-100) weighs confidence (the noisy-OR of each detector's best score), severity
 (how grave the strongest signal is: the matched rule's severity, 0.9 for a hash-bank or URL
@@ -35,6 +36,7 @@ from undertow.store import Store, schema
 OPEN, DECIDED, SUPPRESSED = "open", "decided", "suppressed"
 BANK_SEVERITY = 0.9  # a confirmed hash or URL from a bank
 DEFAULT_SEVERITY = 0.5
+MIN_ACCOUNT_SIGNALS = 2  # signalled messages of one account before it gets a case of its own
 WEIGHTS = {"confidence": 0.5, "severity": 0.3, "spread": 0.2}
 ItemKey = tuple[str, int]
 
@@ -54,6 +56,7 @@ class CaseDraft:
 class CaseReport:
     item_cases: int = 0
     channel_cases: int = 0
+    account_cases: int = 0
     signalled_items: int = 0
     covered_items: int = 0
     suppressed: int = 0
@@ -89,7 +92,12 @@ def build_cases(store: Store) -> CaseReport:
     """Rebuild every case from the stored signals; decisions and suppressions stay."""
     report = CaseReport()
     with store.engine.begin() as conn:
-        drafts = _item_drafts(conn, report) + _channel_drafts(conn)
+        signals = _signals(conn)
+        drafts = (
+            _item_drafts(conn, signals, report)
+            + _channel_drafts(conn, signals)
+            + _account_drafts(conn, signals)
+        )
         _write(conn, drafts, report)
     return report
 
@@ -104,8 +112,10 @@ def _signals(conn: sa.Connection) -> list[Any]:
     )  # fmt: skip
 
 
-def _item_drafts(conn: sa.Connection, report: CaseReport) -> list[CaseDraft]:
-    signals = [row for row in _signals(conn) if row.target_kind in ("message", "media")]
+def _item_drafts(
+    conn: sa.Connection, all_signals: list[Any], report: CaseReport
+) -> list[CaseDraft]:
+    signals = [row for row in all_signals if row.target_kind in ("message", "media")]
     groups = _Groups()
     by_item: dict[ItemKey, list[Any]] = defaultdict(list)
     mm = schema.message_media
@@ -210,7 +220,7 @@ def _dates(conn: sa.Connection, keys: Iterable[ItemKey]) -> dict[ItemKey, int]:
     return out
 
 
-def _channel_drafts(conn: sa.Connection) -> list[CaseDraft]:
+def _channel_drafts(conn: sa.Connection, signals: list[Any]) -> list[CaseDraft]:
     drafts: dict[str, CaseDraft] = {}
 
     def draft(channel_id: str) -> CaseDraft:
@@ -218,7 +228,7 @@ def _channel_drafts(conn: sa.Connection) -> list[CaseDraft]:
             drafts[channel_id] = CaseDraft(f"channel:{channel_id}", "channel", channel_id, None)
         return drafts[channel_id]
 
-    for row in _signals(conn):
+    for row in signals:
         if row.target_kind == "channel" and row.channel_id:
             draft(row.channel_id).signals.append(row)
     flagged = set(drafts)
@@ -251,6 +261,47 @@ def _channel_drafts(conn: sa.Connection) -> list[CaseDraft]:
                 f"rebranded from {row.from_title!r} to {row.to_title!r}"
             )
     return list(drafts.values())
+
+
+def _account_drafts(conn: sa.Connection, signals: list[Any]) -> list[CaseDraft]:
+    """Accounts (pseudonymised authors in groups) whose own messages carry signals at least
+    `MIN_ACCOUNT_SIGNALS` times: the person, not only the posts, may need action."""
+    m, ch = schema.messages, schema.channels
+    wanted = {
+        (row.channel_id, int(row.message_id))
+        for row in signals
+        if row.target_kind == "message" and row.channel_id and row.message_id is not None
+    }
+    groups = {
+        channel_id
+        for (channel_id,) in conn.execute(sa.select(ch.c.channel_id).where(ch.c.kind != "channel"))
+    }
+    by_author: dict[str, list[Any]] = defaultdict(list)
+    numbers: dict[str, list[int]] = defaultdict(list)
+    for channel_id, number in wanted:
+        if channel_id in groups:
+            numbers[channel_id].append(number)
+    for channel_id, chunk in numbers.items():
+        query = sa.select(m.c.message_id, m.c.author).where(
+            m.c.channel_id == channel_id, m.c.message_id.in_(chunk), m.c.author.is_not(None)
+        )
+        authors = {int(row.message_id): str(row.author) for row in conn.execute(query)}
+        for row in signals:
+            if row.channel_id == channel_id and row.message_id in authors:
+                by_author[authors[row.message_id]].append(row)
+    drafts = []
+    for author, found in sorted(by_author.items()):
+        messages = {(row.channel_id, row.message_id) for row in found}
+        if len(messages) < MIN_ACCOUNT_SIGNALS:
+            continue
+        channels = sorted({channel for channel, _ in messages})
+        draft = CaseDraft(f"account:{author}", "account", channels[0], None, signals=found)
+        draft.reasons.append(
+            f"posted {len(messages)} signalled messages in {len(channels)} group(s): "
+            + ", ".join(channels[:5])
+        )
+        drafts.append(draft)
+    return drafts
 
 
 def _score(draft: CaseDraft, channels: int) -> dict[str, Any]:
@@ -363,6 +414,8 @@ def _write(conn: sa.Connection, drafts: list[CaseDraft], report: CaseReport) -> 
         if draft.kind == "item":
             report.item_cases += 1
             report.covered_items += len(draft.items)
+        elif draft.kind == "account":
+            report.account_cases += 1
         else:
             report.channel_cases += 1
     kept = set(decided)

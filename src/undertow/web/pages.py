@@ -124,8 +124,9 @@ def case_page(request: Request, case_id: str) -> Response:
         if case is None:
             raise HTTPException(status_code=404, detail="no such case")
         audit.append(conn, user.username, "case.view", case_id, {"via": "page"})
+    activity = Markup(activity_svg((case.get("channel") or {}).get("activity") or []))
     return _render(request, "case.html", user, case=case, verdicts=VERDICTS,
-                   categories=category_ids())  # fmt: skip
+                   categories=category_ids(), activity=activity)  # fmt: skip
 
 
 @pages.post("/cases/{case_id}/decide")

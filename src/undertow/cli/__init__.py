@@ -281,9 +281,6 @@ def demo(
 def _serve_demo(settings: Settings, host: str, port: int) -> None:
     import secrets
 
-    import uvicorn
-
-    from undertow.web.app import create_app
     from undertow.web.users import add_user, list_users, set_password
 
     password = secrets.token_urlsafe(12)
@@ -299,7 +296,7 @@ def _serve_demo(settings: Settings, host: str, port: int) -> None:
     typer.echo(
         f"\nReview app: http://{host}:{port}/  (log in as demo / {password}; Ctrl-C stops it)"
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    run_app(settings, host, port)
 
 
 @app.command("hash")
@@ -406,13 +403,30 @@ def profile(
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(help="Server processes (one per core serves most reviewers).")
+    ] = 1,
 ) -> None:
     """Serve the review app and its JSON API (log in with a user from `undertow user add`)."""
-    import uvicorn
-
-    from undertow.web.app import create_app
-
     settings = state.settings()
     open_store_or_exit(settings).close()  # clear error now if the store cannot be opened
     err.print(f"review app on http://{host}:{port}/ (API docs at /api/docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    run_app(settings, host, port, workers)
+
+
+def run_app(settings: Settings, host: str, port: int, workers: int = 1) -> None:
+    import os
+
+    import uvicorn
+
+    from undertow.web.app import create_app
+    from undertow.web.security import session_key
+
+    session_key(settings)  # made once here, not raced for by the workers
+    if workers <= 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        return
+    os.environ["UNDERTOW_DB"] = settings.db_url
+    os.environ["UNDERTOW_DATA_DIR"] = str(settings.data_dir)
+    uvicorn.run("undertow.web.app:app_from_env", factory=True, host=host, port=port,
+                workers=workers, log_level="warning")  # fmt: skip

@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
 from undertow import __version__
-from undertow.settings import Settings
+from undertow.settings import Settings, load_settings
 from undertow.store import open_store
 from undertow.web.api import api
 from undertow.web.pages import pages
@@ -54,6 +54,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(pages)
 
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app for uvicorn's worker processes (`undertow serve --workers N`): settings from
+    the environment (`UNDERTOW_DB`, `UNDERTOW_DATA_DIR`, ...), which `serve` sets."""
+    return create_app(load_settings())
 
 
 @asynccontextmanager

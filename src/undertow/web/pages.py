@@ -25,6 +25,7 @@ from undertow.web.users import User, authenticate
 
 pages = APIRouter(include_in_schema=False)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+QUEUE_PAGE = 50
 FILTERS = ("status", "kind", "category", "platform", "network", "language", "min_priority")
 
 
@@ -106,12 +107,14 @@ def queue(request: Request) -> Response:
         network=params.get("network"),
         language=params.get("language"),
         min_priority=_float(params.get("min_priority")),
-        limit=100,
+        limit=QUEUE_PAGE,
+        offset=_int(request.query_params.get("offset")),
     )
     with request.app.state.store.engine.connect() as conn:
         cases = queries.list_cases(conn, where)
     return _render(request, "queue.html", user, cases=cases, filters=params,
-                   categories=category_ids(), query=urlencode(params))  # fmt: skip
+                   categories=category_ids(), query=urlencode(params), offset=where.offset,
+                   page=QUEUE_PAGE)  # fmt: skip
 
 
 @pages.get("/cases/{case_id}")
@@ -220,6 +223,13 @@ def search_page(request: Request, q: str = "") -> Response:
 def _safe_next(target: str) -> str:
     """Only paths on this site (no open redirect)."""
     return target if target.startswith("/") and not target.startswith("//") else "/queue"
+
+
+def _int(value: str | None) -> int:
+    try:
+        return max(0, int(value)) if value else 0
+    except ValueError:
+        return 0
 
 
 def _float(value: str | None) -> float | None:

@@ -416,6 +416,7 @@ def serve(
 
 def run_app(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     import os
+    import socket
 
     import uvicorn
 
@@ -428,5 +429,15 @@ def run_app(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         return
     os.environ["UNDERTOW_DB"] = settings.db_url
     os.environ["UNDERTOW_DATA_DIR"] = str(settings.data_dir)
-    uvicorn.run("undertow.web.app:app_from_env", factory=True, host=host, port=port,
+    # The listening socket is made here with TCP_NODELAY, which accepted connections inherit:
+    # on the socket uvicorn's worker processes make themselves, every response waited 40 ms
+    # (Nagle's algorithm against the client's delayed acknowledgement).
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    listener.bind((host, port))
+    listener.listen(2048)
+    listener.set_inheritable(True)
+    uvicorn.run("undertow.web.app:app_from_env", factory=True, fd=listener.fileno(),
                 workers=workers, log_level="warning")  # fmt: skip

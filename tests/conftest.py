@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 import sqlalchemy as sa
@@ -85,3 +86,27 @@ def sqlite_settings(tmp_path: Path) -> Settings:
     return load_settings(
         f"sqlite:///{tmp_path / 'store.db'}", tmp_path / "data", environ={}
     ).with_overrides(pseudonym_key=bytes(range(32)))
+
+
+class AnalysedWorld(NamedTuple):
+    folder: Path  # world/ (exports, truth), u.db (the store), data/ (evidence, keys)
+    report: Any  # the RunReport of `run_stages`
+
+
+@pytest.fixture(scope="session")
+def analysed_world(tmp_path_factory: pytest.TempPathFactory) -> AnalysedWorld:
+    """A small simulated world (seed 8, scale 1), ingested and run through every stage, once
+    per test process; tests that change it work on a copy of `u.db`."""
+    from undertow.ingest import ingest_paths
+    from undertow.settings import sqlite_url
+    from undertow.simulate import simulate_world
+    from undertow.stages.run import run_stages
+
+    folder = tmp_path_factory.mktemp("analysed-world")
+    simulate_world(folder / "world", seed=8, scale=1)
+    settings = load_settings(sqlite_url(folder / "u.db"), folder / "data")
+    store = open_store(settings.db_url)
+    ingest_paths(store, settings, [folder / "world" / "exports"])
+    report = run_stages(store, settings, workers=1)
+    store.close()
+    return AnalysedWorld(folder, report)

@@ -24,10 +24,7 @@ from undertow.exchange.transparency import (
     render_json,
     transparency_report,
 )
-from undertow.ingest import ingest_paths
-from undertow.settings import load_settings, sqlite_url
-from undertow.simulate import simulate_world
-from undertow.stages.run import run_stages
+from undertow.settings import sqlite_url
 from undertow.store import Store, open_store, schema
 from undertow.triage import audit
 from undertow.triage.decisions import decide
@@ -50,15 +47,8 @@ OLD = _at("2020-01-01T08:00:00")
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("transparency")
-    simulate_world(folder / "world", seed=8, scale=1)
-    settings = load_settings(sqlite_url(folder / "u.db"), folder / "data")
-    store = open_store(settings.db_url)
-    ingest_paths(store, settings, [folder / "world" / "exports"])
-    run_stages(store, settings, workers=1)
-    store.close()
-    return folder / "u.db"
+def world(analysed_world: Any) -> Path:
+    return Path(analysed_world.folder) / "u.db"
 
 
 @pytest.fixture

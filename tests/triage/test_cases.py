@@ -11,10 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from undertow.ingest import ingest_paths
-from undertow.settings import load_settings, sqlite_url
-from undertow.simulate import simulate_world
-from undertow.stages.run import run_stages
+from undertow.settings import sqlite_url
 from undertow.store import Store, open_store, schema
 from undertow.triage import audit
 from undertow.triage.cases import build_cases
@@ -22,15 +19,8 @@ from undertow.triage.decisions import CONFIRMED_BANK, DecisionError, decide
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    folder = tmp_path_factory.mktemp("cases")
-    simulate_world(folder / "world", seed=8, scale=1)
-    settings = load_settings(sqlite_url(folder / "u.db"), folder / "data")
-    store = open_store(settings.db_url)
-    ingest_paths(store, settings, [folder / "world" / "exports"])
-    report = run_stages(store, settings, workers=1)
-    store.close()
-    return folder, settings, report
+def world(analysed_world: Any) -> Any:
+    return analysed_world.folder, None, analysed_world.report
 
 
 @pytest.fixture

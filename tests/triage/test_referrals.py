@@ -19,10 +19,7 @@ from typer.testing import CliRunner
 
 from undertow.cli.common import state
 from undertow.cli.referrals import referral_app
-from undertow.ingest import ingest_paths
 from undertow.settings import Settings, load_settings, sqlite_url
-from undertow.simulate import simulate_world
-from undertow.stages.run import run_stages
 from undertow.store import Store, open_store, schema
 from undertow.triage import audit
 from undertow.triage.decisions import decide
@@ -36,15 +33,8 @@ from undertow.triage.referrals import (
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("referrals")
-    simulate_world(folder / "world", seed=8, scale=1)
-    settings = load_settings(sqlite_url(folder / "u.db"), folder / "data")
-    store = open_store(settings.db_url)
-    ingest_paths(store, settings, [folder / "world" / "exports"])
-    run_stages(store, settings, workers=1)
-    store.close()
-    return folder
+def world(analysed_world: Any) -> Path:
+    return Path(analysed_world.folder)
 
 
 @pytest.fixture

@@ -12,11 +12,8 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from undertow.ingest import ingest_paths
 from undertow.settings import load_settings, sqlite_url
-from undertow.simulate import simulate_world
-from undertow.stages.run import run_stages
-from undertow.store import open_store, schema
+from undertow.store import schema
 from undertow.triage import audit
 from undertow.web import users
 from undertow.web.api import api
@@ -27,15 +24,8 @@ OPEN_API = {"/api/health", "/api/openapi.json", "/api/docs", "/api/docs/oauth2-r
 
 
 @pytest.fixture(scope="module")
-def analysed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("web")
-    simulate_world(folder / "world", seed=8, scale=1)
-    settings = load_settings(sqlite_url(folder / "u.db"), folder / "data")
-    store = open_store(settings.db_url)
-    ingest_paths(store, settings, [folder / "world" / "exports"])
-    run_stages(store, settings, workers=1)
-    store.close()
-    return folder / "u.db"
+def analysed(analysed_world: Any) -> Path:
+    return Path(analysed_world.folder) / "u.db"
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel
 
+from undertow.network.profile import channel_profile
 from undertow.triage import audit
 from undertow.triage.decisions import VERDICTS, DecisionError, decide
 from undertow.web import queries
@@ -110,8 +111,6 @@ def get_channels(
 
 @api.get("/channels/{channel_id}")
 def get_channel(request: Request, channel_id: str, who: Caller) -> dict[str, Any]:
-    from undertow.network.profile import channel_profile
-
     with request.app.state.store.engine.connect() as conn:
         profile = channel_profile(conn, channel_id)
     if profile is None:

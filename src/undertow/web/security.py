@@ -16,7 +16,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
 from fastapi import HTTPException, Request
 
@@ -106,7 +105,3 @@ def require(action: str) -> Callable[[User], None]:
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-def state(request: Request) -> Any:
-    return request.app.state

@@ -226,3 +226,30 @@ def test_an_account_with_signalled_posts_in_groups_gets_a_case(store: Store) -> 
             sa.select(schema.cases).where(schema.cases.c.case_id == f"account:{author}")
         ).one()
     assert case.kind == "account" and "2 signalled messages" in case.reasons[-1]
+
+
+def test_decided_texts_export_as_labelled_training_data(store: Store, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from undertow.cli import app
+    from undertow.exchange.labelled import Columns, read_labelled
+
+    with store.engine.connect() as conn:
+        first, second = (
+            conn.execute(
+                sa.select(schema.cases.c.case_id).where(schema.cases.c.kind == "item").limit(2)
+            )
+            .scalars()
+            .all()
+        )
+    decide(store, first, "violating", "erin", category="branded-publication")
+    decide(store, second, "not_violating", "erin")
+    out = tmp_path / "examples.jsonl"
+    result = CliRunner().invoke(
+        app, ["--db", str(store.url), "--data-dir", str(tmp_path / "d"), "model", "examples",
+              "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = read_labelled([out], Columns(group="group", subset="subset"))
+    assert any(data.labels) and not all(data.labels)
+    assert "branded-publication" in data.subsets and "cleared" in data.subsets

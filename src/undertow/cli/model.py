@@ -307,3 +307,37 @@ def model_info(
 def _summary(metrics: dict[str, Any]) -> str:
     names = ("precision", "recall", "f1", "roc_auc", "fpr")
     return "  ".join(f"{name} {metrics[name]}" for name in names if name in metrics)
+
+
+@model_app.command("examples")
+def model_examples(
+    out: Annotated[Path, typer.Option("--out", "-o", help="JSON Lines file to write.")],
+) -> None:
+    """The reviewers' decided texts as labelled data (text, label, group = channel, subset =
+    category or "cleared"), ready for `undertow model train OUT --group-column group`."""
+    import orjson
+    import sqlalchemy as sa
+
+    from undertow.cli.audit import record
+    from undertow.cli.common import open_store_or_exit, state
+    from undertow.store import schema
+
+    store = open_store_or_exit(state.settings())
+    t = schema.training_examples
+    count = positives = 0
+    try:
+        with store.engine.connect() as conn, out.open("wb") as handle:
+            for row in conn.execute(sa.select(t).order_by(t.c.id)):
+                subset = row.category or ("cleared" if not row.label else "confirmed")
+                line = {"text": row.text, "label": int(bool(row.label)),
+                        "group": row.channel_id, "subset": subset,
+                        "decision_id": row.decision_id}  # fmt: skip
+                handle.write(orjson.dumps(line) + b"\n")
+                count += 1
+                positives += bool(row.label)
+        record(store, "export", "training-examples", {"rows": count, "to": str(out)})
+    except OSError as exc:
+        _fail(f"{out}: {exc.strerror or exc}")
+    finally:
+        store.close()
+    note(f"wrote {count} example(s), {positives} confirmed and {count - positives} cleared")

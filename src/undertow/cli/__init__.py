@@ -40,6 +40,7 @@ from undertow.cli.model import model_app
 from undertow.cli.referrals import referral_app
 from undertow.cli.report import report_app
 from undertow.cli.rules import rules_app
+from undertow.cli.serve import serve, serve_demo
 from undertow.cli.users import user_app
 from undertow.detect.propaganda import CombinerError
 from undertow.enrich.classifier import ModelError
@@ -70,6 +71,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(referral_app, name="referral")
 app.add_typer(model_app, name="model")
 app.add_typer(rules_app, name="rules")
+app.command()(serve)
 
 
 def _version(value: bool) -> None:
@@ -275,28 +277,7 @@ def demo(
     typer.echo(f"  undertow --db {db_url} export graph --format gexf --out network.gexf")
     typer.echo(f"  ground truth of the simulated world: {summary.truth_path}")
     if serve_app:
-        _serve_demo(settings, host, port)
-
-
-def _serve_demo(settings: Settings, host: str, port: int) -> None:
-    import secrets
-
-    from undertow.web.users import add_user, list_users, set_password
-
-    password = secrets.token_urlsafe(12)
-    store = open_store_or_exit(settings)
-    try:
-        actor = "demo"
-        if any(user.username == "demo" for user in list_users(store)):
-            set_password(store, "demo", password, actor=actor)
-        else:
-            add_user(store, "demo", password, "reviewer", actor=actor)
-    finally:
-        store.close()
-    typer.echo(
-        f"\nReview app: http://{host}:{port}/  (log in as demo / {password}; Ctrl-C stops it)"
-    )
-    run_app(settings, host, port)
+        serve_demo(settings, host, port)
 
 
 @app.command("hash")
@@ -397,47 +378,3 @@ def profile(
         err.print(f"[red]error:[/red] no channel {channel_id!r} in the store")
         raise typer.Exit(1)
     typer.echo(orjson.dumps(found, option=orjson.OPT_INDENT_2).decode())
-
-
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[
-        int, typer.Option(help="Server processes (one per core serves most reviewers).")
-    ] = 1,
-) -> None:
-    """Serve the review app and its JSON API (log in with a user from `undertow user add`)."""
-    settings = state.settings()
-    open_store_or_exit(settings).close()  # clear error now if the store cannot be opened
-    err.print(f"review app on http://{host}:{port}/ (API docs at /api/docs)")
-    run_app(settings, host, port, workers)
-
-
-def run_app(settings: Settings, host: str, port: int, workers: int = 1) -> None:
-    import os
-    import socket
-
-    import uvicorn
-
-    from undertow.web.app import create_app
-    from undertow.web.security import session_key
-
-    session_key(settings)  # made once here, not raced for by the workers
-    if workers <= 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
-        return
-    os.environ["UNDERTOW_DB"] = settings.db_url
-    os.environ["UNDERTOW_DATA_DIR"] = str(settings.data_dir)
-    # The listening socket is made here with TCP_NODELAY, which accepted connections inherit:
-    # on the socket uvicorn's worker processes make themselves, every response waited 40 ms
-    # (Nagle's algorithm against the client's delayed acknowledgement).
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    listener.bind((host, port))
-    listener.listen(2048)
-    listener.set_inheritable(True)
-    uvicorn.run("undertow.web.app:app_from_env", factory=True, fd=listener.fileno(),
-                workers=workers, log_level="warning")  # fmt: skip

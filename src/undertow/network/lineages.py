@@ -18,21 +18,23 @@ and `factor` (`OTHER_METHOD`, `OTHER_SOURCE`, else 1) discounts the rest when th
 differently.  Links need a score of `LINK_THRESHOLD`, so timing and source alone, which many
 parallel mirrors share, never make one.  Each channel keeps its best-scoring predecessor and
 successor; then a link that skips over a channel left out, which links both ways, goes through
-it.
+it (`lineage_chains.py`).  The mirroring comparison is `lineage_style.py`.
 """
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Container, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 
 from undertow.enrich.normalise import matching_form
+from undertow.network.lineage_chains import LineageLink, fill_skips, resolve_conflicts
+from undertow.network.lineage_style import MirrorStyles, duration
 from undertow.network.names import name_stem
 from undertow.store import schema
 
@@ -47,26 +49,13 @@ SAME_NAME = 0.7  # equal title stems
 SIMILAR_NAME = 0.5  # title stems at least SIMILAR_RATIO alike (both >= MIN_SIMILAR_CHARS)
 SIMILAR_RATIO = 0.85
 MIN_SIMILAR_CHARS = 5
-SAME_STYLE = 0.4  # same feed, same method, median lags at most LAG_RATIO apart
-LAG_RATIO = 5
-MIN_LAG = 60
 TIMING = 0.3  # for no gap; falls linearly to 0 at MAX_GAP
-OTHER_METHOD = 0.8  # factor on the rest: same feed, other method
-OTHER_SOURCE = 0.5  # factor on the rest: both mirror, but unrelated sources
 BLOCK_CHARS = 4  # title stems are compared within blocks sharing this many first letters
 
 _GREETING = re.compile(
     r"\b(?:we(?: a|'|’| )?re back|we (?:have )?returned|back again|our new channel"
     r"|this is the new channel|old channel)\b|عدنا"
 )
-
-
-@dataclass
-class LineageLink:
-    source: str
-    target: str
-    score: float
-    evidence: list[str]
 
 
 @dataclass
@@ -103,62 +92,13 @@ def _stem_weight(stem_a: str, stem_b: str) -> tuple[float, float]:
     return (SIMILAR_NAME, ratio) if ratio >= SIMILAR_RATIO else (0.0, ratio)
 
 
-def fill_skips(
-    kept: list[LineageLink], candidates: list[LineageLink], keep: Container[tuple[str, str]] = ()
-) -> list[LineageLink]:
-    """Replace each kept A -> C (unless in `keep`) by candidates A -> B -> C through a B left
-    out of every kept link: the chain through B explains the same succession, and B too."""
-    by_pair = {(link.source, link.target): link for link in candidates}
-    successors: dict[str, list[str]] = {}
-    for source, target in sorted(by_pair):
-        successors.setdefault(source, []).append(target)
-    result = list(kept)
-    used = {channel for link in result for channel in (link.source, link.target)}
-    index = 0
-    while index < len(result):
-        a, c = result[index].source, result[index].target
-        middles = [b for b in successors.get(a, ()) if b not in used and (b, c) in by_pair]
-        if not middles or (a, c) in keep:
-            index += 1
-            continue
-        b = max(middles, key=lambda m: by_pair[(a, m)].score + by_pair[(m, c)].score)
-        result[index : index + 1] = [by_pair[(a, b)], by_pair[(b, c)]]
-        used.add(b)
-    return result
-
-
-def resolve_conflicts(links: Iterable[LineageLink]) -> list[LineageLink]:
-    """The best links such that each channel has one predecessor and one successor at most
-    and no chain closes on itself; higher scores win, ties go by channel ids."""
-    head: dict[str, str] = {}  # union-find over chains
-
-    def root(channel: str) -> str:
-        while head.get(channel, channel) != channel:
-            channel = head[channel]
-        return channel
-
-    kept: list[LineageLink] = []
-    has_successor: set[str] = set()
-    has_predecessor: set[str] = set()
-    for link in sorted(links, key=lambda link: (-link.score, link.source, link.target)):
-        if link.source in has_successor or link.target in has_predecessor:
-            continue
-        if root(link.source) == root(link.target):
-            continue
-        head[root(link.target)] = root(link.source)
-        has_successor.add(link.source)
-        has_predecessor.add(link.target)
-        kept.append(link)
-    return kept
-
-
 def find_lineages(conn: sa.Connection) -> list[Lineage]:
     """Every chain of re-created channels in the store, with the evidence for each link."""
     spans = _load_spans(conn)
     pairs: dict[tuple[str, str], _Evidence] = {}
     _add_title_evidence(spans, pairs)
     _add_greetings(conn, spans, pairs)
-    mirrors = _Mirrors.load(conn, spans)
+    mirrors = MirrorStyles.load(conn, {cid: span.title for cid, span in spans.items()})
     for sentence, candidates in _find_announcements(conn, spans):
         a, b = _likeliest(candidates, mirrors)
         evidence = pairs.setdefault((a.channel_id, b.channel_id), _Evidence())
@@ -273,13 +213,13 @@ def _find_announcements(
         others = [spans[other] for other in sorted(named) if other != channel_id]
         successors = sorted((b for b in others if _may_follow(poster, b)), key=_first_post)
         if successors:
-            before = _duration(poster.last - date)
+            before = duration(poster.last - date)
             sentence = f"announced: {_quote(text)} posted {before} before it stopped"
             found.append((sentence, [(poster, b) for b in successors]))
         predecessors = [a for a in others if _may_follow(a, poster)]
         if predecessors and date <= poster.first + EARLY_WINDOW:
             predecessors.sort(key=lambda span: (-span.last, span.channel_id))
-            after = _duration(date - poster.first)
+            after = duration(date - poster.first)
             sentence = f"announced: {_quote(text)} posted {after} after the successor started"
             found.append((sentence, [(a, poster) for a in predecessors]))
     return found
@@ -305,7 +245,7 @@ def _add_greetings(
     greeted: dict[str, tuple[str, str]] = {}
     for channel_id, date, text in conn.execute(query):
         if channel_id not in greeted and text and _is_greeting(text):
-            quote, after = _quote(text), _duration(date - spans[channel_id].first)
+            quote, after = _quote(text), duration(date - spans[channel_id].first)
             greeted[channel_id] = (quote, f"greeting: {quote} posted {after} after it started")
     by_last = sorted(spans.values(), key=lambda s: (s.last, s.channel_id))
     lasts = [span.last for span in by_last]
@@ -322,82 +262,7 @@ def _is_greeting(text: str) -> bool:
     return bool(_GREETING.search(text.casefold()) or _GREETING.search(matching_form(text)))
 
 
-class _Style(NamedTuple):
-    weight: float  # SAME_STYLE or 0
-    factor: float  # on the rest of the evidence
-    sentence: str | None
-    contradicts: bool  # other sources, methods or lags
-
-
-@dataclass
-class _Mirrors:
-    """Each channel's mirrored sources with the method it mostly uses and its median lag."""
-
-    feeds: dict[str, dict[str, tuple[str, int | None]]]
-    spans: dict[str, _Span]
-
-    @classmethod
-    def load(cls, conn: sa.Connection, spans: dict[str, _Span]) -> _Mirrors:
-        p = schema.mirror_pairs
-        feeds: dict[str, dict[str, tuple[str, int | None]]] = {}
-        query = sa.select(p.c.channel_id, p.c.source_id, p.c.methods, p.c.median_lag_s)
-        for channel_id, source_id, found, lag in conn.execute(query):
-            counts = {k: v for k, v in (found or {}).items() if k != "media"} or found or {}
-            if counts:
-                method = max(sorted(counts), key=lambda k: counts[k])
-                feeds.setdefault(channel_id, {})[source_id] = (method, lag)
-        return cls(feeds, spans)
-
-    def compare(self, a: str, b: str) -> _Style:
-        """How the mirroring of channels a and b agrees.  Sources count as one feed when
-        equal or when one mirrors the other (a distributor, or a sibling credited instead)."""
-        of_a, of_b = self.feeds.get(a, {}), self.feeds.get(b, {})
-        if not of_a or not of_b:
-            return _Style(0.0, 1.0, None, contradicts=False)
-        best: tuple[int, str, str] | None = None
-        for source_a, source_b in sorted((x, y) for x in of_a for y in of_b):
-            if not (
-                source_a == source_b
-                or source_a in self.feeds.get(source_b, {})
-                or source_b in self.feeds.get(source_a, {})
-            ):
-                continue
-            (method_a, lag_a), (method_b, lag_b) = of_a[source_a], of_b[source_b]
-            rank = 1 + (method_a == method_b) + (method_a == method_b and _alike(lag_a, lag_b))
-            if best is None or rank > best[0]:
-                best = (rank, source_a, source_b)
-        if best is None:
-            names = f"{self._name(min(of_a))}; {self._name(min(of_b))}"
-            return _Style(0.0, OTHER_SOURCE, f"note: they mirror other sources ({names})", True)
-        rank, source_a, source_b = best
-        name = self._name(source_a)
-        if source_b != source_a:
-            name += f" / {self._name(source_b)}"
-        (method_a, lag_a), (method_b, lag_b) = of_a[source_a], of_b[source_b]
-        lags = (
-            f"median lags of {_duration(lag_a)} and {_duration(lag_b)}" if lag_a and lag_b else ""
-        )
-        if rank == 3:
-            sentence = f"both mirror the same feed ({name}) by {method_a}" + (lags and f", {lags}")
-            return _Style(SAME_STYLE, 1.0, sentence, contradicts=False)
-        if rank == 2:
-            return _Style(0.0, 1.0, f"note: both mirror {name} by {method_a}, but {lags}", True)
-        note = f"note: both mirror {name}, but by {method_a} and by {method_b}"
-        return _Style(0.0, OTHER_METHOD, note, contradicts=True)
-
-    def _name(self, channel_id: str) -> str:
-        span = self.spans.get(channel_id)
-        return span.title if span is not None and span.title else channel_id
-
-
-def _alike(lag_a: int | None, lag_b: int | None) -> bool:
-    if lag_a is None or lag_b is None:
-        return True
-    low, high = sorted((max(lag_a, MIN_LAG), max(lag_b, MIN_LAG)))
-    return high <= LAG_RATIO * low
-
-
-def _likeliest(candidates: list[tuple[_Span, _Span]], mirrors: _Mirrors) -> tuple[_Span, _Span]:
+def _likeliest(candidates: list[tuple[_Span, _Span]], mirrors: MirrorStyles) -> tuple[_Span, _Span]:
     """The pair an ambiguous announcement means: the likeliest in time among those whose
     mirroring does not contradict it, preferring a successor that starts after its
     predecessor's last post over one already running beside it."""
@@ -410,7 +275,9 @@ def _likeliest(candidates: list[tuple[_Span, _Span]], mirrors: _Mirrors) -> tupl
     return candidates[max(range(len(candidates)), key=fit)]
 
 
-def _weigh(a: _Span, b: _Span, evidence: _Evidence, mirrors: _Mirrors) -> tuple[float, list[str]]:
+def _weigh(
+    a: _Span, b: _Span, evidence: _Evidence, mirrors: MirrorStyles
+) -> tuple[float, list[str]]:
     """The link's score (see the module's docstring) and the sentences a reviewer reads."""
     if not (evidence.named or evidence.greeting or evidence.title):
         return 0.0, []
@@ -431,9 +298,9 @@ def _weigh(a: _Span, b: _Span, evidence: _Evidence, mirrors: _Mirrors) -> tuple[
     gap = b.first - a.last
     rest.append(TIMING * max(0.0, 1 - max(gap, 0) / MAX_GAP))
     if gap >= 0:
-        sentences.append(f"started {_duration(gap)} after the previous one stopped")
+        sentences.append(f"started {duration(gap)} after the previous one stopped")
     else:
-        sentences.append(f"started {_duration(-gap)} before the previous one's last post")
+        sentences.append(f"started {duration(-gap)} before the previous one's last post")
     if style.sentence and not style.weight:
         sentences.append(style.sentence)
     named = 1 - (1 - NAMED) ** len(evidence.named)
@@ -471,15 +338,6 @@ def _chain(links: list[LineageLink], spans: dict[str, _Span]) -> list[Lineage]:
             )
         lineages.append(Lineage(f"lineage:{head}", channels, chain_links, lifetimes))
     return lineages
-
-
-def _duration(seconds: int) -> str:
-    if seconds < 3600:
-        return f"{round(seconds / 60)} min"
-    if seconds < DAY:
-        hours = round(seconds / 3600)
-        return f"{hours} hour" + ("" if hours == 1 else "s")
-    return f"{seconds / DAY:.1f} days"
 
 
 def _quote(text: str, limit: int = 100) -> str:

@@ -253,3 +253,26 @@ def test_decided_texts_export_as_labelled_training_data(store: Store, tmp_path: 
     data = read_labelled([out], Columns(group="group", subset="subset"))
     assert any(data.labels) and not all(data.labels)
     assert "branded-publication" in data.subsets and "cleared" in data.subsets
+
+
+def test_the_cases_cli_lists_shows_and_decides(store: Store, tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from undertow.cli import app
+
+    base = ["--db", str(store.url), "--data-dir", str(tmp_path / "d"), "cases"]
+    runner = CliRunner()
+    listed = runner.invoke(app, [*base, "list", "--limit", "5"])
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert listed.exit_code == 0 and len(rows) == 5
+    assert [r["priority"] for r in rows] == sorted((r["priority"] for r in rows), reverse=True)
+    shown = runner.invoke(app, [*base, "show", rows[0]["case_id"]])
+    case = json.loads(shown.stdout)
+    assert shown.exit_code == 0 and len(case["items"]) == rows[0]["copies"]
+    decided = runner.invoke(app, [*base, "decide", rows[0]["case_id"], "--verdict", "escalate"])
+    assert decided.exit_code == 0 and "decision" in decided.stdout
+    assert runner.invoke(app, [*base, "show", "item:none:1"]).exit_code == 1
+    with store.engine.connect() as conn:
+        assert [e.action for e in audit.entries(conn)][-2:] == ["case.view", "decision"]

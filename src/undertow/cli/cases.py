@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-import sqlalchemy as sa
 import typer
 
 from undertow.cli.common import err, open_store_or_exit, state
-from undertow.store import schema
 from undertow.triage import audit
 from undertow.triage.cases import build_cases
 from undertow.triage.decisions import VERDICTS, DecisionError, decide
+from undertow.web import queries
 
 cases_app = typer.Typer(
     help="Cases: signals grouped so that one decision covers every copy, by priority.",
@@ -39,64 +38,42 @@ def cases_build() -> None:
 @cases_app.command("list")
 def cases_list(
     status: Annotated[
-        str, typer.Option(help="open, escalated, translation, decided, suppressed or all.")
-    ] = "open",
-    kind: Annotated[str | None, typer.Option(help="item or channel.")] = None,
+        str,
+        typer.Option(
+            help="queue (open, escalated, translation), open, escalated, "
+            "translation, decided, suppressed or all."
+        ),
+    ] = "queue",
+    kind: Annotated[str | None, typer.Option(help="item, channel or account.")] = None,
     category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many, highest priority first.")] = 50,
 ) -> None:
-    """The queue as JSON Lines, highest priority first."""
-    c = schema.cases
-    query = sa.select(c).order_by(c.c.priority.desc(), c.c.case_id).limit(limit)
-    if status != "all":
-        query = query.where(c.c.status == status)
-    if kind:
-        query = query.where(c.c.kind == kind)
-    if category:
-        query = query.where(c.c.category == category)
+    """The queue as JSON Lines, highest priority first (what the review app's queue shows)."""
+    where = queries.CaseFilter(status=status, kind=kind, category=category, limit=limit)
     store = open_store_or_exit(state.settings())
     try:
         with store.engine.connect() as conn:
-            for row in conn.execute(query):
-                typer.echo(orjson.dumps(dict(row._mapping)).decode())
+            for case in queries.list_cases(conn, where):
+                typer.echo(orjson.dumps(case).decode())
     finally:
         store.close()
 
 
 @cases_app.command("show")
 def cases_show(case_id: str) -> None:
-    """One case with its copies and signals, as JSON (the view is audited)."""
-    c, ci, s = schema.cases, schema.case_items, schema.signals
+    """One case with its copies, signals, decisions and channel, as JSON (the view is
+    audited)."""
     store = open_store_or_exit(state.settings())
     try:
         with store.engine.begin() as conn:
-            case = conn.execute(sa.select(c).where(c.c.case_id == case_id)).first()
+            case = queries.case_detail(conn, case_id)
             if case is None:
                 err.print(f"[red]error:[/red] no case {case_id!r}")
                 raise typer.Exit(1)
-            items: list[tuple[str, int | None]] = [
-                (row.channel_id, row.message_id)
-                for row in conn.execute(
-                    sa.select(ci.c.channel_id, ci.c.message_id).where(ci.c.case_id == case_id)
-                )
-            ]
-            signals = []
-            for channel_id, message_id in items or [(case.channel_id, case.message_id)]:
-                signals += [
-                    {"detector": r.detector, "score": r.score, "category": r.category,
-                     "explanation": r.explanation}
-                    for r in conn.execute(sa.select(s).where(
-                        s.c.channel_id == channel_id,
-                        s.c.message_id == message_id if message_id is not None
-                        else s.c.target_kind == "channel"))
-                ]  # fmt: skip
-            audit.append(conn, audit.cli_actor(), "case.view", case_id)
-        out = {
-            **dict(case._mapping),
-            "items": [{"channel_id": a, "message_id": b} for a, b in items],
-            "signals": signals,
-        }
-        typer.echo(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
+            audit.append(conn, audit.cli_actor(), "case.view", case_id, {"via": "cli"})
+        typer.echo(
+            orjson.dumps(case, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
+        )
     finally:
         store.close()
 

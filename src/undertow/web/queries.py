@@ -84,7 +84,7 @@ def _case_query(where: CaseFilter, status: str | None, limit: int) -> sa.Select[
 
 
 def _case(row: Any) -> dict[str, Any]:
-    out = dict(row._mapping)
+    out = _plain(row)
     out["reasons"] = list(out.get("reasons") or [])
     return out
 
@@ -108,7 +108,7 @@ def case_detail(conn: sa.Connection, case_id: str) -> dict[str, Any] | None:
     case["items"] = [_item(conn, channel, number) for channel, number in keys[:200]]
     case["signals"] = _signals(conn, case, keys)
     case["decisions"] = [
-        dict(r._mapping)
+        _plain(r)
         for r in conn.execute(
             sa.select(schema.decisions)
             .where(schema.decisions.c.case_id == case_id)
@@ -164,7 +164,7 @@ def _signals(
             else sa.select(s).where(sa.false())
         )
     return [
-        {k: v for k, v in r._mapping.items() if k != "id"}
+        {k: v for k, v in _plain(r).items() if k != "id"}
         for r in conn.execute(query.order_by(s.c.score.desc()).limit(200))
     ]
 
@@ -200,7 +200,7 @@ def list_channels(
     )  # fmt: skip
     if q:
         query = query.where(ch.c.title.ilike(f"%{_like(q)}%", escape="\\"))
-    return [dict(r._mapping) for r in conn.execute(query)]
+    return [_plain(r) for r in conn.execute(query)]
 
 
 def list_signals(
@@ -221,7 +221,7 @@ def list_signals(
         query = query.where(s.c.detector == detector)
     if channel_id:
         query = query.where(s.c.channel_id == channel_id)
-    return [dict(r._mapping) for r in conn.execute(query)]
+    return [_plain(r) for r in conn.execute(query)]
 
 
 def search(conn: sa.Connection, q: str, limit: int = 50) -> dict[str, list[dict[str, Any]]]:
@@ -229,7 +229,7 @@ def search(conn: sa.Connection, q: str, limit: int = 50) -> dict[str, list[dict[
     m, ci = schema.messages, schema.case_items
     pattern = f"%{_like(q)}%"
     messages = [
-        dict(r._mapping)
+        _plain(r)
         for r in conn.execute(
             sa.select(m.c.channel_id, m.c.message_id, m.c.date, m.c.text, ci.c.case_id)
             .join(ci, sa.and_(ci.c.channel_id == m.c.channel_id,
@@ -244,3 +244,9 @@ def search(conn: sa.Connection, q: str, limit: int = 50) -> dict[str, list[dict[
 
 def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")[:200]
+
+
+def _plain(row: Any) -> dict[str, Any]:
+    """A row as a dict with plain `str` keys (SQLAlchemy's column names are a `str` subclass,
+    which JSON encoders such as orjson refuse)."""
+    return {str(key): value for key, value in row._mapping.items()}

@@ -11,9 +11,11 @@ point on, head included: anchor the head elsewhere now and then (`undertow audit
 prints it; a ticket, an e-mail or a partner's log will do) and `verify --head` checks the log
 still contains that entry unchanged.
 
-Entries are numbered by the writer (last + 1) inside the caller's transaction; the primary
-key refuses a second writer extending the same entry, and `append` then retries on the new
-last entry, so concurrent writers still make one chain.
+Entries are numbered by the writer (last + 1) inside the caller's transaction.  Writers
+queue on a row lock on `audit_head` (PostgreSQL; SQLite has one writer at a time anyway), so
+under contention they take turns instead of racing; should two still pick the same number
+(the very first entry, before the head row exists), the primary key refuses the second and
+`append` retries on the new last entry, so concurrent writers always make one chain.
 """
 
 from __future__ import annotations
@@ -106,6 +108,11 @@ def append(
     stored: dict[str, Any] = orjson.loads(orjson.dumps(dict(details or {})))
     when = int(time.time()) if at is None else at
     for _ in range(_RETRIES):
+        conn.execute(  # wait for the other writers' transactions (no-op on SQLite)
+            sa.select(schema.audit_head.c.seq)
+            .where(schema.audit_head.c.id == _HEAD_ROW)
+            .with_for_update()
+        )
         last = conn.execute(
             sa.select(schema.audit_log.c.seq, schema.audit_log.c.hash)
             .order_by(schema.audit_log.c.seq.desc())

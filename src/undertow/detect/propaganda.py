@@ -44,6 +44,7 @@ FEATURES = (
     "channel_classifier",
 )
 COMBINER_FORMAT = "undertow-propaganda-combiner"
+_NAME_RANK = np.argsort(np.argsort(FEATURES))  # each feature's place in alphabetical order
 
 
 class CombinerError(ValueError):
@@ -182,37 +183,44 @@ class PropagandaDetector:
 
     def detect(self, batch: Sequence[Any]) -> list[Signal]:
         items = [item for item in batch if isinstance(item, TextItem)]
-        return [
-            self.signal(item, score, values)
-            for item, (score, values) in zip(items, self.evaluate(items), strict=True)
-            if score >= self.floor
-        ]
+        return self.signals(items, self.evaluate(items))
 
-    def signal(self, item: TextItem, score: float, values: Sequence[float] | None = None) -> Signal:
-        """The signal for `item` scored `score` (`values`: its features, if already known)."""
-        values = features(item) if values is None else values
-        parts = sorted(
-            (
-                (-abs(part), name, part)
-                for name, part in zip(FEATURES, self.combiner.contributions(values), strict=True)
-                if part
-            ),
-        )
+    def signals(
+        self, items: Sequence[TextItem], evaluated: Sequence[tuple[float, list[float]]]
+    ) -> list[Signal]:
+        """The signals of the `items` whose combined score (from `evaluate`) reaches the floor."""
+        chosen = [n for n, (score, _) in enumerate(evaluated) if score >= self.floor]
+        if not chosen:
+            return []
+        values = np.asarray([evaluated[n][1] for n in chosen], dtype=np.float64)
+        parts = values * np.asarray(self.combiner.weights)
+        # Each signal's contributions, largest first by size (ties by feature name).
+        by_name = np.broadcast_to(_NAME_RANK, parts.shape)
+        order = np.lexsort((by_name, -np.abs(parts)), axis=1).tolist()
+        rounded, nonzero = np.round(parts, 3).tolist(), (parts != 0).tolist()
+        signals = []
+        for n, row, present, ranks in zip(chosen, rounded, nonzero, order, strict=True):
+            contributions = {FEATURES[k]: row[k] for k in ranks if present[k]}
+            signals.append(self._signal(items[n], evaluated[n][0], contributions))
+        return signals
+
+    def _signal(self, item: TextItem, score: float, contributions: dict[str, float]) -> Signal:
         categories = [hit.rule.category for hit in item.hits]
+        probability = round(score, 4)
         return Signal(
             detector=self.name,
             version=self.version,
             key=f"{item.channel_id}:{item.message_id}",
             target_kind="message",
-            score=round(score, 4),
+            score=probability,
             category=max(set(categories), key=categories.count) if categories else None,
             channel_id=item.channel_id,
             message_id=item.message_id,
             explanation={
-                "probability": round(score, 4),
+                "probability": probability,
                 "classifier": None if item.classifier is None else round(item.classifier, 4),
                 "indicators": sorted({hit.rule.id for hit in item.hits}),
                 "language": item.language,
-                "contributions": {name: round(part, 3) for _, name, part in parts},
+                "contributions": contributions,
             },
         )

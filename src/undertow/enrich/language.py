@@ -24,7 +24,7 @@ def detect_language(text: str) -> str | None:
     words = _URLS_AND_HANDLES.sub(" ", text) if _MAYBE_URL_OR_HANDLE.search(text) else text
     if _CONTROL.search(words):
         words = _CONTROL.sub(" ", words)
-    if not _ENOUGH_LETTERS.search(words[:400]):
+    if not _ENOUGH_LETTERS.search(words if len(words) <= 400 else words[:400]):
         return None
     try:
         _, _, details = pycld2.detect(words.encode("utf-8", "replace"), isPlainText=True)

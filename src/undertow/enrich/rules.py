@@ -19,7 +19,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -186,6 +186,7 @@ def _left_ok(text: str, start: int) -> bool:
     )
 
 
+@lru_cache(maxsize=1 << 16)  # called for every match: the same few words again and again
 def _key(literal: str) -> str:
     return _SEPARATORS.sub("", literal)
 

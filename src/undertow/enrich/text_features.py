@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from undertow.enrich.ngram_kernel import grams
 from undertow.enrich.normalise import _ARABIC_LETTERS, _ARABIC_MARKS, _HOMOGLYPHS, _INVISIBLE
 
 NORMALISATION = "undertow-light-1"
@@ -22,13 +23,6 @@ NORMALISATION = "undertow-light-1"
 
 FloatArray = npt.NDArray[np.float64]
 _MAX_BITS = 24
-_U64 = np.uint64
-_MOD = 1 << 64
-_BASE = 0x100000001B3
-_BASE_INVERSE = pow(_BASE, -1, _MOD)
-_GOLDEN = 0x9E3779B97F4A7C15
-_MIX1, _MIX2 = 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53
-_WORD_SALT, _BIGRAM_SALT = 0x51ED270B27D4A3C5, 0x2545F4914F6CDD1D
 _CHUNK_CHARS = 1 << 20
 _SENTINEL, _SPACE = 0, 32
 
@@ -121,69 +115,8 @@ def normalised_code_points(texts: Sequence[str], max_chars: int) -> npt.NDArray[
     return points[keep]
 
 
-def _mix(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """MurmurHash3's 64-bit finaliser, so that every output bit depends on every input bit."""
-    h = h ^ (h >> _U64(33))
-    h = h * _U64(_MIX1)
-    h = h ^ (h >> _U64(33))
-    h = h * _U64(_MIX2)
-    return h ^ (h >> _U64(33))
-
-
-def _ngram_hashes(
-    points: npt.NDArray[np.uint32], params: FeatureParams
-) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64], int]]:
-    """(text number, 64-bit hash, family) of every n-gram; family 0 = characters, 1 = words.
-
-    A substring's polynomial hash sum(c_j * B^(end-1-j)) mod 2^64 comes from prefix sums of
-    c_j * B^-j (B is odd, hence invertible mod 2^64), so all substrings hash at once.
-    """
-    size = points.size
-    sentinel = points == _SENTINEL
-    space = points == _SPACE
-    text = np.cumsum(sentinel) - 1
-    codes = points.astype(np.uint64) + _U64(1)
-    powers = np.full(size, _BASE, dtype=np.uint64)
-    powers[0] = 1
-    powers = np.cumprod(powers)
-    inverse = np.full(size, _BASE_INVERSE, dtype=np.uint64)
-    inverse[0] = 1
-    prefix = np.zeros(size + 1, dtype=np.uint64)
-    prefix[1:] = np.cumsum(codes * np.cumprod(inverse))
-
-    def substring(start: npt.NDArray[np.int64], end: npt.NDArray[np.int64]) -> Any:
-        return powers[end - 1] * (prefix[end] - prefix[start])
-
-    sentinels = np.concatenate(([0], np.cumsum(sentinel)))
-    spaces = np.concatenate(([0], np.cumsum(space)))
-    for n in range(params.char_min, params.char_max + 1):
-        start = np.arange(max(size - n + 1, 0), dtype=np.int64)
-        # Within one text, and spaces only at the ends: n-grams stay inside a word.
-        inside = sentinels[start + n] == sentinels[start]
-        if n > 2:
-            inside &= spaces[start + n - 1] == spaces[start + 1]
-        start = start[inside]
-        salt = _U64((n * _GOLDEN) % _MOD)
-        yield text[start], _mix(substring(start, start + n) + salt), 0
-    if params.word_max == 0:
-        return
-    is_word = ~(sentinel | space)
-    before = np.concatenate(([False], is_word[:-1]))
-    after = np.concatenate((is_word[1:], [False]))
-    starts = np.flatnonzero(is_word & ~before)
-    ends = np.flatnonzero(is_word & ~after) + 1
-    words = _mix(substring(starts, ends))
-    word_text = text[starts]
-    yield word_text, _mix(words + _U64(_WORD_SALT)), 1
-    gram = words
-    for n in range(2, params.word_max + 1):
-        same = word_text[n - 1 :] == word_text[: len(word_text) - n + 1]
-        gram = _mix(gram[:-1] * _U64(_MIX1) + words[n - 1 :] + _U64(_BIGRAM_SALT * n % _MOD))
-        yield word_text[: len(same)][same], gram[same], 1
-
-
 Grams = list[tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]]]
-"""(text number, feature column) arrays of one feature family, one pair per n-gram size."""
+"""(text number, feature column) arrays of one feature family (characters or words)."""
 
 
 def family_grams(
@@ -191,18 +124,18 @@ def family_grams(
 ) -> Iterator[tuple[int, int, Grams, Grams]]:
     """(first text, number of texts, character n-grams, word n-grams), in chunks of about
     `_CHUNK_CHARS` characters so that memory stays bounded whatever the batch."""
-    shift = _U64(64 - params.bits)
     first = 0
     while first < len(texts):
         last, chars = first, 0
         while last < len(texts) and (last == first or chars < _CHUNK_CHARS):
             chars += min(len(texts[last]), params.max_chars)
             last += 1
-        families: tuple[Grams, Grams] = ([], [])
         points = normalised_code_points(texts[first:last], params.max_chars)
-        for text, hashes, family in _ngram_hashes(points, params):
-            families[family].append((text, (hashes >> shift).astype(np.intp)))
-        yield first, last - first, *families
+        char_text, char_column, word_text, word_column = grams(
+            points, params.char_min, params.char_max, params.word_max, params.bits
+        )
+        words: Grams = [(word_text, word_column)] if params.word_max else []
+        yield first, last - first, [(char_text, char_column)], words
         first = last
 
 

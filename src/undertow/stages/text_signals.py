@@ -186,11 +186,7 @@ class TextAnalyser:
         signals = self.indicators.detect(items) + self.urlbank.detect(items)
         for detector in self.extra:
             signals += detector.detect(items)
-        signals += [
-            self.propaganda.signal(item, score, values)
-            for item, (score, values) in zip(items, evaluated, strict=True)
-            if score >= self.propaganda.floor
-        ]
+        signals += self.propaganda.signals(items, evaluated)
         return [score for score, _ in evaluated], signals
 
 

@@ -25,7 +25,7 @@ from undertow.enrich.classifier_training import (
     grouped_folds,
     train,
 )
-from undertow.enrich.text_features import FeatureParams, hashed_features
+from undertow.enrich.text_features import FeatureParams, feature_matrix, hashed_features
 
 from conftest import shared_dataset
 
@@ -311,3 +311,13 @@ def test_grouped_evaluation_runs_on_the_real_datasets() -> None:
         inside = {groups[i] for i in np.flatnonzero(result.fold == number)}
         outside = {groups[i] for i in np.flatnonzero(result.fold != number)}
         assert not inside & outside
+
+
+def test_prediction_scores_texts_as_the_training_matrix_does(model: TextModel) -> None:
+    # Training scores the feature matrix; prediction sums weights without building it.
+    texts, _, _ = synthetic()
+    texts = [*texts[:300], "", "🔴", "ن ا ش ر", "x" * 5000]
+    direct = model.decision_function(texts)
+    through_matrix = model.score_features(feature_matrix(texts, model.params))
+    assert direct == pytest.approx(through_matrix, rel=1e-6, abs=1e-9)
+    assert len(set(np.round(direct, 6).tolist())) > 100

@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from undertow.enrich.ngram_kernel import weighted_counts
 from undertow.enrich.text_features import (
     NORMALISATION,
     FeatureParams,
     FloatArray,
     ModelError,
     family_grams,
-    family_scale,
 )
 
 __all__ = [
@@ -107,13 +107,9 @@ class TextModel:
         scores = np.full(len(texts), self._bias, dtype=np.float64)
         # The same sum as the feature matrix times the weights, without building the matrix.
         for first, count, *families in family_grams(texts, self.params):
-            for parts in families:
-                if parts:
-                    weighted = sum(
-                        (np.bincount(t, self._weights[c], minlength=count) for t, c in parts),
-                        np.zeros(count),
-                    )
-                    scores[first : first + count] += weighted * family_scale(parts, count)
+            for text, column in families:
+                weighted, grams = weighted_counts(text, column, self._weights, count)
+                scores[first : first + count] += weighted / np.sqrt(np.maximum(grams, 1.0))
         return scores
 
     def score_features(self, matrix: Any) -> FloatArray:

@@ -126,3 +126,25 @@ def grams(
     """(text, column) of every character n-gram, then of every word n-gram, of `points`."""
     result: Any = _grams(points, char_min, char_max, word_max, np.uint64(64 - bits))
     return result  # type: ignore[no-any-return]
+
+
+@njit(cache=True)
+def _weighted_counts(text: Any, column: Any, weights: Any, count: int) -> tuple[Any, Any]:
+    total = np.zeros(count, np.float64)
+    grams_per_text = np.zeros(count, np.float64)
+    for k in range(text.size):
+        total[text[k]] += weights[column[k]]
+        grams_per_text[text[k]] += 1.0
+    return total, grams_per_text
+
+
+def weighted_counts(
+    text: npt.NDArray[np.int64],
+    column: npt.NDArray[np.intp],
+    weights: npt.NDArray[np.float32],
+    count: int,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Per text of `count`: the sum of `weights` over its n-grams' columns, and how many
+    n-grams it has (a fused gather and two bincounts)."""
+    result: Any = _weighted_counts(text, column, weights, count)
+    return result  # type: ignore[no-any-return]

@@ -115,8 +115,8 @@ def normalised_code_points(texts: Sequence[str], max_chars: int) -> npt.NDArray[
     return points[keep]
 
 
-Grams = list[tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]]]
-"""(text number, feature column) arrays of one feature family (characters or words)."""
+Grams = tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]]
+"""(text number, feature column) of every n-gram of one family (characters or words)."""
 
 
 def family_grams(
@@ -134,8 +134,7 @@ def family_grams(
         char_text, char_column, word_text, word_column = grams(
             points, params.char_min, params.char_max, params.word_max, params.bits
         )
-        words: Grams = [(word_text, word_column)] if params.word_max else []
-        yield first, last - first, [(char_text, char_column)], words
+        yield first, last - first, (char_text, char_column), (word_text, word_column)
         first = last
 
 
@@ -148,19 +147,16 @@ def hashed_features(
     its number of n-grams of that family (characters or words), so length counts little.
     """
     for first, count, *families in family_grams(texts, params):
-        rows, columns, values = [], [], []
-        for parts in families:
-            if parts:
-                row = np.concatenate([text for text, _ in parts])
-                rows.append(row)
-                columns.append(np.concatenate([column for _, column in parts]))
-                values.append(family_scale(parts, count)[row])
+        rows = [text for text, _ in families]
+        columns = [column for _, column in families]
+        values = [family_scale(text, count)[text] for text, _ in families]
         yield first, count, np.concatenate(rows), np.concatenate(columns), np.concatenate(values)
 
 
-def family_scale(parts: Grams, count: int) -> FloatArray:
-    """Per text: 1 / sqrt(its number of n-grams of the family in `parts`)."""
-    totals = sum((np.bincount(text, minlength=count) for text, _ in parts), np.zeros(count))
+def family_scale(text: npt.NDArray[np.int64], count: int) -> FloatArray:
+    """Per text of `count`: 1 / sqrt(its number of n-grams of one family; `text` holds the
+    text number of each)."""
+    totals = np.bincount(text, minlength=count)
     return np.asarray(1.0 / np.sqrt(np.maximum(totals, 1.0)), dtype=np.float64)
 
 

@@ -29,6 +29,7 @@ import time
 import sqlalchemy as sa
 
 from undertow.enrich.normalise import matching_form
+from undertow.gcpause import collector_paused
 from undertow.ingest import ingest_paths
 from undertow.records import TextItem
 from undertow.settings import load_settings, sqlite_url
@@ -86,19 +87,21 @@ def main() -> None:
             for c in channels
         }
         batch = 5000
-        for start in range(0, len(rows), batch):
-            items = [
-                TextItem(
-                    r.channel_id,
-                    r.message_id,
-                    r.text,
-                    r.entities or [],
-                    r.forwarded_from,
-                    channel=contexts[r.channel_id],
-                )
-                for r in rows[start : start + batch]
-            ]
-            analyser.analyse(items)
+        with collector_paused() as worked:  # as the stage runs them
+            for start in range(0, len(rows), batch):
+                items = [
+                    TextItem(
+                        r.channel_id,
+                        r.message_id,
+                        r.text,
+                        r.entities or [],
+                        r.forwarded_from,
+                        channel=contexts[r.channel_id],
+                    )
+                    for r in rows[start : start + batch]
+                ]
+                analyser.analyse(items)
+                worked(len(items))
 
     def stage() -> None:
         with store.engine.begin() as conn:

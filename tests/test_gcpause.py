@@ -27,3 +27,19 @@ def test_a_collector_disabled_before_stays_disabled():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_cycles_made_while_paused_are_collected_after_enough_work():
+    class Node:
+        def __init__(self) -> None:
+            self.me = self
+
+    import weakref
+
+    with collector_paused(every=10) as progress:
+        cycle = weakref.ref(Node())
+        progress(5)
+        assert cycle() is not None  # not collected yet: the collector is paused
+        progress(5)
+        assert cycle() is None  # ten units done: a full collection ran
+        assert not gc.isenabled()

@@ -174,11 +174,10 @@ class TextAnalyser:
 
     def analyse(self, items: Sequence[TextItem]) -> tuple[list[float], list[Signal]]:
         """Enrich `items`, add them to their channels' statistics, and run the detectors:
-        their combined scores and every signal (the garbage collector paused meanwhile)."""
-        with collector_paused():
-            self.enrich(items)
-            self.count(items)
-            return self.detect(items)
+        their combined scores and every signal."""
+        self.enrich(items)
+        self.count(items)
+        return self.detect(items)
 
     def detect(self, items: Sequence[TextItem]) -> tuple[list[float], list[Signal]]:
         """Combined scores of `items` and every signal of the message detectors."""
@@ -243,48 +242,52 @@ def analyse_text(
             set_watermark(conn, CHANNEL_STAGE, max(row.updated_at for row in changed))
 
     m = schema.messages
-    while True:
-        with store.engine.begin() as conn:
-            low = get_watermark(conn, MESSAGE_STAGE)
-            rows = conn.execute(
-                sa.select(
-                    m.c.id,
-                    m.c.channel_id,
-                    m.c.message_id,
-                    m.c.kind,
-                    m.c.text,
-                    m.c.entities,
-                    m.c.forwarded_from,
-                )
-                .where(m.c.id > low)
-                .order_by(m.c.id)
-                .limit(settings.text_batch_size)
-            ).all()
-            if not rows:
-                break
-            _contexts(conn, analyser, {row.channel_id for row in rows}, contexts)
-            items = [
-                TextItem(
-                    row.channel_id,
-                    row.message_id,
-                    row.text or "",
-                    row.entities or [],
-                    row.forwarded_from,
-                    channel=contexts[row.channel_id],
-                )
-                for row in rows
-                if row.kind == "message"
-            ]
-            scores, signals = analyser.analyse(items)
-            report.links += write_links(conn, items)
-            write_features(conn, items, scores)
-            write_stats(conn, {item.channel_id: contexts[item.channel_id] for item in items})
-            write_signals(conn, signals)
-            _count(report, signals)
-            set_watermark(conn, MESSAGE_STAGE, rows[-1].id)
-        report.messages += len(items)
-        if progress is not None:
-            progress(len(rows))
+    # The collector is paused for the whole loop (undertow/gcpause.py): full collections
+    # now and then instead of walking every batch's survivors.
+    with collector_paused() as worked:
+        while True:
+            with store.engine.begin() as conn:
+                low = get_watermark(conn, MESSAGE_STAGE)
+                rows = conn.execute(
+                    sa.select(
+                        m.c.id,
+                        m.c.channel_id,
+                        m.c.message_id,
+                        m.c.kind,
+                        m.c.text,
+                        m.c.entities,
+                        m.c.forwarded_from,
+                    )
+                    .where(m.c.id > low)
+                    .order_by(m.c.id)
+                    .limit(settings.text_batch_size)
+                ).all()
+                if not rows:
+                    break
+                _contexts(conn, analyser, {row.channel_id for row in rows}, contexts)
+                items = [
+                    TextItem(
+                        row.channel_id,
+                        row.message_id,
+                        row.text or "",
+                        row.entities or [],
+                        row.forwarded_from,
+                        channel=contexts[row.channel_id],
+                    )
+                    for row in rows
+                    if row.kind == "message"
+                ]
+                scores, signals = analyser.analyse(items)
+                report.links += write_links(conn, items)
+                write_features(conn, items, scores)
+                write_stats(conn, {item.channel_id: contexts[item.channel_id] for item in items})
+                write_signals(conn, signals)
+                _count(report, signals)
+                set_watermark(conn, MESSAGE_STAGE, rows[-1].id)
+            report.messages += len(items)
+            worked(len(rows))
+            if progress is not None:
+                progress(len(rows))
     return report
 
 

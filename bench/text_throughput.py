@@ -91,14 +91,16 @@ def main() -> None:
             for start in range(0, len(rows), batch):
                 items = [
                     TextItem(
-                        r.channel_id,
-                        r.message_id,
-                        r.text,
-                        r.entities or [],
-                        r.forwarded_from,
-                        channel=contexts[r.channel_id],
+                        channel_id,
+                        message_id,
+                        text,
+                        entities or [],
+                        forwarded_from,
+                        channel=contexts[channel_id],
                     )
-                    for r in rows[start : start + batch]
+                    for channel_id, message_id, text, entities, forwarded_from in rows[
+                        start : start + batch
+                    ]
                 ]
                 analyser.analyse(items)
                 worked(len(items))

@@ -11,7 +11,8 @@ import re
 
 import pycld2
 
-_URLS_AND_HANDLES = re.compile(r"https?://\S+|\bt\.me/\S+|[@#][\w.]+")
+# Each branch starts with a literal, so the regex engine skips ahead to candidates quickly.
+_URLS_AND_HANDLES = re.compile(r"(?:https?://|t\.me/)\S+|[@#][\w.]+")
 _MAYBE_URL_OR_HANDLE = re.compile(r"[/@#]")
 # CLD2 rejects control characters other than whitespace, and bytes that are not UTF-8.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -22,7 +23,7 @@ _ENOUGH_LETTERS = re.compile(r"(?:[^\W\d_][\W\d_]*){" + str(MIN_LETTERS) + "}")
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code (e.g. "ar", "en", "fr") of `text`, or None when it cannot be told."""
     words = _URLS_AND_HANDLES.sub(" ", text) if _MAYBE_URL_OR_HANDLE.search(text) else text
-    if _CONTROL.search(words):
+    if not words.isprintable() and _CONTROL.search(words):
         words = _CONTROL.sub(" ", words)
     if not _ENOUGH_LETTERS.search(words if len(words) <= 400 else words[:400]):
         return None

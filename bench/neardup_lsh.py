@@ -4,11 +4,12 @@ datasketch's MinHashLSH, on one core.
 A simulated world (default scale 210: ~1,000,000 regular messages, written once into
 bench/work/ and cached) gives texts in time order and, from truth_messages.jsonl, which
 messages are copies or forwards of which original.  Both sides get the same cleaned texts
-(`clean_text`, timed once and reported apart), the same 3-word shingles, 64 permutations, 21
-bands of 3 rows and the same verification rule (estimated Jaccard >= 0.6, or containment
->= 0.85 with Jaccard >= 0.3); messages are added in batches and paired with everything
-before them.  datasketch gets its fastest documented path (`MinHash.bulk`, an insertion
-session, one `query` per message) and our vectorised NumPy verification of its candidates.
+(`signed_text`, as the stage signs them; timed once and reported apart), the same 3-word
+shingles, 64 permutations, 21 bands of 3 rows and the same verification rule (estimated
+Jaccard >= 0.6, or containment >= 0.85 with Jaccard >= 0.3); messages are added in batches
+and paired with everything before them.  datasketch gets its fastest documented path
+(`MinHash.bulk`, an insertion session, one `query` per message) and our vectorised NumPy
+verification of its candidates.
 
 Timed per side: signatures + insert + query + verification.  Quality: recall of true
 copy pairs (copy-mirror message <-> its original, both long enough to have a signature) and
@@ -36,7 +37,7 @@ import numpy as np
 import orjson
 from datasketch import MinHash, MinHashLSH
 
-from undertow.network.minhash import clean_text
+from undertow.network.minhash import signed_text
 from undertow.network.neardup import PAIR_DTYPE, NearDuplicateIndex
 from undertow.simulate import simulate_world
 
@@ -248,7 +249,7 @@ def main() -> None:
 
     corpus = load_corpus(args.scale)
     cpu = time.process_time()
-    cleaned = [clean_text(text) for text in corpus.texts]
+    cleaned = [signed_text(text) for text in corpus.texts]
     clean_cpu = time.process_time() - cpu
     n = len(cleaned)
 

@@ -13,6 +13,8 @@ from typing import Any, Literal
 import numpy as np
 import pytest
 
+from undertow.network import lsh_segment
+from undertow.network.lsh_segment import LshSegment
 from undertow.network.minhash import EMPTY, MinHasher, clean_text
 from undertow.network.neardup import (
     META_FILE,
@@ -307,3 +309,28 @@ def test_copy_pairs_of_the_simulator_are_found(world: dict[str, Any]) -> None:
     precision = sum(root[a] == root[b] for a, b in map(tuple, pairs)) / len(pairs)
     assert recall >= 0.95, recall
     assert precision >= 0.95, precision
+
+
+def test_directory_search_and_merge_match_a_plain_binary_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(7)
+
+    def segment(n: int, offset: int) -> LshSegment:
+        keys = rng.integers(0, 1 << 12, (n, 5)).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        keys[: n // 4, 0] = keys[0, 0]  # a crowded bucket, as boilerplate makes
+        values = rng.integers(0, 1 << 32, (n, 16), dtype=np.uint32)
+        return LshSegment.build(np.arange(n) + offset, values, np.ones(n, np.uint32), keys)
+
+    a, b = segment(3000, 0), segment(700, 3000)
+    probe = np.sort(np.concatenate([rng.choice(a.keys, 2000), rng.integers(0, 1 << 63, 2000)]))
+    probe = probe.astype(np.uint64)
+    plain_lo, plain_count = a.find(probe)
+    plain_merge = LshSegment.merge(a, b)
+    monkeypatch.setattr(lsh_segment, "_DIRECT_BELOW", 16)  # every search through the directory
+    a = LshSegment(a.ids, a.values, a.sizes, a.keys, a.rows)
+    lo, count = a.find(probe)
+    assert (count == plain_count).all() and (lo == plain_lo).all()
+    merged = LshSegment.merge(a, b)
+    assert (merged.keys == plain_merge.keys).all() and (merged.rows == plain_merge.rows).all()
+    assert (merged.keys[1:] >= merged.keys[:-1]).all()

@@ -47,6 +47,12 @@ class MirrorStyles:
                 feeds.setdefault(channel_id, {})[source_id] = (method, lag)
         return cls(feeds, titles)
 
+    def feed_keys(self, channel: str) -> set[str]:
+        """The channel's sources and theirs: two channels whose feeds `compare` relates
+        share one (empty for a channel that mirrors nothing)."""
+        sources = self.feeds.get(channel, {})
+        return {*sources, *(up for source in sources for up in self.feeds.get(source, {}))}
+
     def compare(self, a: str, b: str) -> Style:
         """How the mirroring of channels a and b agrees.  Sources count as one feed when
         equal or when one mirrors the other (a distributor, or a sibling credited instead)."""

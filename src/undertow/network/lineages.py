@@ -28,6 +28,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -82,8 +83,10 @@ class _Evidence:
     title: tuple[float, str] | None = None  # (weight, sentence)
 
 
+@lru_cache(maxsize=1 << 16)
 def _stem_weight(stem_a: str, stem_b: str) -> tuple[float, float]:
-    """(`SAME_NAME`, `SIMILAR_NAME` or 0; similarity) of two stems."""
+    """(`SAME_NAME`, `SIMILAR_NAME` or 0; similarity) of two stems.  Cached: incarnations
+    share a few stems, and a block's same-name channels are compared pair by pair."""
     if stem_a == stem_b:
         return (SAME_NAME, 1.0) if stem_a else (0.0, 0.0)
     if min(len(stem_a), len(stem_b)) < MIN_SIMILAR_CHARS:
@@ -96,15 +99,17 @@ def find_lineages(conn: sa.Connection) -> list[Lineage]:
     """Every chain of re-created channels in the store, with the evidence for each link."""
     spans = _load_spans(conn)
     pairs: dict[tuple[str, str], _Evidence] = {}
-    _add_title_evidence(spans, pairs)
-    _add_greetings(conn, spans, pairs)
     mirrors = MirrorStyles.load(conn, {cid: span.title for cid, span in spans.items()})
+    _add_title_evidence(spans, pairs, mirrors)
+    greeted = _add_greetings(conn, spans, pairs, mirrors)
     for sentence, candidates in _find_announcements(conn, spans):
         a, b = _likeliest(candidates, mirrors)
         evidence = pairs.setdefault((a.channel_id, b.channel_id), _Evidence())
         if sentence not in evidence.named:
             evidence.named.append(sentence)
         evidence.title = evidence.title or _best_title_match(a, b)
+    for (_, target), evidence in pairs.items():  # every pair here may follow
+        evidence.greeting = evidence.greeting or greeted.get(target)
     links = []
     for (source, target), evidence in pairs.items():
         score, sentences = _weigh(spans[source], spans[target], evidence, mirrors)
@@ -151,17 +156,30 @@ def _load_spans(conn: sa.Connection) -> dict[str, _Span]:
     return spans
 
 
-def _add_title_evidence(spans: dict[str, _Span], pairs: dict[tuple[str, str], _Evidence]) -> None:
-    blocks: dict[str, set[str]] = {}
+def _add_title_evidence(
+    spans: dict[str, _Span], pairs: dict[tuple[str, str], _Evidence], mirrors: MirrorStyles
+) -> None:
+    """Look-alike titles of channels that may follow each other, compared within blocks of
+    channels sharing a stem's first letters and a feed.  Two channels that both mirror, but
+    unrelated feeds, are never compared: their titles alone score under `LINK_THRESHOLD`
+    (`OTHER_SOURCE`), so the pairs to compare grow with the channels of one feed, not with
+    every channel of a popular name.  A channel that mirrors nothing is compared with all."""
+    blocks: dict[tuple[str, str | None], set[str]] = {}
     for span in spans.values():
+        keys: set[str | None] = {None, *mirrors.feed_keys(span.channel_id)}
         for _, stem in span.titles:
-            blocks.setdefault(stem[:BLOCK_CHARS], set()).add(span.channel_id)
-    for members in blocks.values():
+            for key in keys:
+                blocks.setdefault((stem[:BLOCK_CHARS], key), set()).add(span.channel_id)
+    for (_, feed), members in blocks.items():
         block = sorted((spans[c] for c in members), key=_first_post)
-        firsts = [span.first for span in block]
+        # Pairs with a channel that mirrors nothing are for the block of no feed.
+        free = [s for s in block if not mirrors.feeds.get(s.channel_id)] if feed is None else []
+        free_ids = {span.channel_id for span in free}
+        scans = [(block, [span.first for span in block]), (free, [span.first for span in free])]
         for a in block:
+            among, firsts = scans[feed is None and a.channel_id not in free_ids]
             lo = bisect_left(firsts, a.last - MAX_OVERLAP)
-            for b in block[lo : bisect_right(firsts, a.last + MAX_GAP)]:
+            for b in among[lo : bisect_right(firsts, a.last + MAX_GAP)]:
                 if (a.channel_id, b.channel_id) in pairs or not _may_follow(a, b):
                     continue
                 match = _best_title_match(a, b)
@@ -226,9 +244,13 @@ def _find_announcements(
 
 
 def _add_greetings(
-    conn: sa.Connection, spans: dict[str, _Span], pairs: dict[tuple[str, str], _Evidence]
-) -> None:
-    """'We are back' in a channel's first posts, for every channel that stopped just before."""
+    conn: sa.Connection,
+    spans: dict[str, _Span],
+    pairs: dict[tuple[str, str], _Evidence],
+    mirrors: MirrorStyles,
+) -> dict[str, tuple[str, str]]:
+    """'We are back' in a channel's first posts: the greetings by channel, added to the pairs
+    of channels that stopped just before and mirror the same feed."""
     m = schema.messages
     first = (
         sa.select(m.c.channel_id, sa.func.min(m.c.date).label("first"))
@@ -247,14 +269,25 @@ def _add_greetings(
         if channel_id not in greeted and text and _is_greeting(text):
             quote, after = _quote(text), duration(date - spans[channel_id].first)
             greeted[channel_id] = (quote, f"greeting: {quote} posted {after} after it started")
-    by_last = sorted(spans.values(), key=lambda s: (s.last, s.channel_id))
-    lasts = [span.last for span in by_last]
+    # A greeting and a pause alone score under LINK_THRESHOLD; with look-alike titles the pair
+    # is already here, else it needs the same feed mirrored alike (`SAME_STYLE`): so only
+    # channels sharing a feed are paired here, not every channel that stopped in time.
+    by_feed: dict[str, list[_Span]] = {}
+    for span in spans.values():
+        for key in mirrors.feed_keys(span.channel_id):
+            by_feed.setdefault(key, []).append(span)
+    lasts: dict[str, list[int]] = {}
+    for key, group in by_feed.items():
+        group.sort(key=lambda s: (s.last, s.channel_id))
+        lasts[key] = [span.last for span in group]
     for channel_id, greeting in greeted.items():
         b = spans[channel_id]
-        lo = bisect_left(lasts, b.first - MAX_GAP)
-        for a in by_last[lo : bisect_right(lasts, b.first + MAX_OVERLAP)]:
-            if _may_follow(a, b):
-                pairs.setdefault((a.channel_id, b.channel_id), _Evidence()).greeting = greeting
+        for key in sorted(mirrors.feed_keys(channel_id)):
+            lo = bisect_left(lasts[key], b.first - MAX_GAP)
+            for a in by_feed[key][lo : bisect_right(lasts[key], b.first + MAX_OVERLAP)]:
+                if _may_follow(a, b):
+                    pairs.setdefault((a.channel_id, b.channel_id), _Evidence()).greeting = greeting
+    return greeted
 
 
 def _is_greeting(text: str) -> bool:

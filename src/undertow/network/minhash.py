@@ -5,8 +5,8 @@ Texts are cleaned so that a copy mirror's cosmetic edits (emoji, added hashtags,
 spacing, homoglyphs, links) vanish; the clean text is cut into shingles of `shingle` words
 (or characters); each shingle gets a fixed 64-bit hash (never Python's salted `hash()`), and
 `num_perm` affine permutations of those hashes give the signature.  Equal parameters give
-equal signatures on every machine and in every process.  An `LshSegment` holds a batch's
-band keys sorted, so a whole batch is looked up with two binary searches per band key.
+equal signatures on every machine and in every process.  The band segments that index
+signatures are in `lsh_segment.py`.
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from undertow.enrich.normalise import matching_form
 
-HASHING_VERSION = 2  # bump when cleaning or hashing changes: old signatures stop comparing
+HASHING_VERSION = 3  # bump when cleaning or hashing changes: old signatures stop comparing
 EMPTY = np.uint32(0xFFFFFFFF)  # every value of a text that has no signature
 
 U32 = np.ndarray[Any, np.dtype[np.uint32]]
@@ -35,13 +34,14 @@ _URL = re.compile(
 )
 _HASHTAG = re.compile(r"#\w+")
 _NOT_WORD = re.compile(r"[\W_]+")  # punctuation, symbols, emoji and runs of whitespace
+_WORD = re.compile(r"[^\W_]")
+_ELLIPSES = ("...", "\u2026")
 
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _ODD = np.uint64(0xD6E8FEB86659FD93)
 _CHUNK_CHARS = 1 << 22  # texts are hashed in chunks of about this many characters
-_VERIFY_CHUNK = 1 << 17  # candidate pairs verified at once (bounds the gathered rows)
 
 
 def clean_text(raw: str, max_chars: int = 20_000) -> str:
@@ -54,6 +54,35 @@ def clean_text(raw: str, max_chars: int = 20_000) -> str:
     if "#" in text:
         text = _HASHTAG.sub(" ", text)
     return _NOT_WORD.sub(" ", text).strip()
+
+
+def signed_text(raw: str, max_chars: int = 20_000, min_chars: int = 30) -> str:
+    """The clean text a signature is built from: `clean_text`, except that a truncated copy
+    (a line cut by an ellipsis) is signed by the cut line up to the ellipsis, the part of the
+    original it kept.  Signature lines, hashtags or a sentence a re-poster puts around the cut
+    text would otherwise outweigh it in a short post, and no similarity threshold could tell
+    the copy from chance (see docs/decisions.md).  A kept part under `min_chars` clean
+    characters is no evidence; the whole text is signed then."""
+    raw = raw[:max_chars]
+    if "..." in raw or "\u2026" in raw:
+        head = _cut_line(raw)
+        if head is not None and len(head := clean_text(head)) >= min_chars:
+            return head
+    return clean_text(raw, max_chars)
+
+
+def _cut_line(raw: str) -> str | None:
+    """The first line that ends in an ellipsis (hashtags, emoji or punctuation may follow),
+    up to the ellipsis; None if no line does."""
+    for line in raw.split("\n"):
+        if "..." not in line and "\u2026" not in line:
+            continue
+        words = line.split()
+        while words and (words[-1].startswith("#") or not _WORD.search(words[-1])):
+            words.pop()
+        if words and words[-1].endswith(_ELLIPSES):
+            return " ".join(words).rstrip(".\u2026")
+    return None
 
 
 def fmix64(values: U64) -> U64:
@@ -146,7 +175,7 @@ class MinHasher:
         )
 
     def clean(self, text: str) -> str:
-        return clean_text(text, self.max_chars)
+        return signed_text(text, self.max_chars, self.min_chars)
 
     def signatures(self, texts: Sequence[str]) -> Signatures:
         """Signatures of `texts`; texts shorter than `min_chars` once cleaned get none
@@ -255,61 +284,6 @@ def _ngram_hashes(tokens: U64, start: I64, count: I64, size: int) -> tuple[U32, 
     return (fmix64(hashed) >> np.uint64(32)).astype(np.uint32), owner
 
 
-@dataclass(slots=True)
-class LshSegment:
-    """One sorted run: its messages' ids, signatures and sizes, and (band key, row) pairs
-    sorted by key (rows ascending within a key).
-
-    Only the top 16 bits of each signature value are kept: verification just counts equal
-    values, and two different 32-bit minima share their top 16 bits with chance 2^-16, which
-    moves a Jaccard estimate by at most 0.00002 while halving memory and the gathers that
-    dominate verification."""
-
-    ids: I64
-    values: U16
-    sizes: U32
-    keys: U64
-    rows: U32
-    name: str | None = None  # file stem once saved
-    folder: Path | None = None  # where it was saved or loaded from
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    @classmethod
-    def build(cls, ids: I64, values: U32, sizes: U32, keys: U64) -> LshSegment:
-        flat = keys.ravel()
-        order = np.argsort(flat, kind="stable")
-        rows = (order // keys.shape[1]).astype(np.uint32)
-        return cls(ids, _top16(values), sizes, flat[order], rows)
-
-    @classmethod
-    def merge(cls, a: LshSegment, b: LshSegment) -> LshSegment:
-        # Where b's keys land among a's (after equal ones, so rows stay ascending per key):
-        # one mask, not an argsort of everything, so merging needs little beyond the result.
-        from_b = np.zeros(len(a.keys) + len(b.keys), dtype=bool)
-        from_b[np.searchsorted(a.keys, b.keys, side="right") + np.arange(len(b.keys))] = True
-        from_a = ~from_b
-        keys = np.empty(len(from_b), dtype=np.uint64)
-        keys[from_b], keys[from_a] = b.keys, a.keys
-        rows = np.empty(len(from_b), dtype=np.uint32)
-        rows[from_b], rows[from_a] = b.rows + np.uint32(len(a)), a.rows
-        return cls(np.concatenate((a.ids, b.ids)), np.concatenate((a.values, b.values)),
-                   np.concatenate((a.sizes, b.sizes)), keys, rows)  # fmt: skip
-
-    def candidates(self, keys: U64, rows: U32, max_bucket: int) -> tuple[I64, I64]:
-        """(probe row, row here) for every probe band key found here, at most `max_bucket`
-        (the earliest) per bucket; a pair may repeat across bands.  Probe keys come sorted
-        (from a batch's own segment), which keeps the binary searches cache-friendly."""
-        lo = np.searchsorted(self.keys, keys, side="left")
-        count = np.searchsorted(self.keys, keys, side="right") - lo
-        np.minimum(count, max_bucket, out=count)
-        total = int(count.sum())
-        first = np.cumsum(count) - count
-        where = np.repeat(lo - first, count) + np.arange(total)
-        return np.repeat(rows, count).astype(np.int64), self.rows[where].astype(np.int64)
-
-
 def band_keys(values: U32, bands: int, rows: int) -> U64:
     """(n, bands) uint64 keys: a hash of each band's `rows` values, salted by band number."""
     n = len(values)
@@ -318,20 +292,3 @@ def band_keys(values: U32, bands: int, rows: int) -> U64:
     for column in range(rows):
         keys = keys * _ODD + parts[:, :, column]
     return fmix64(keys)
-
-
-def _top16(values: U32) -> U16:
-    return (values >> np.uint32(16)).astype(np.uint16)
-
-
-def estimates(probe: LshSegment, query: I64, other: LshSegment, rows: I64) -> tuple[F32, F32]:
-    """Estimated Jaccard similarity and containment of the smaller text in the larger."""
-    agree = np.empty(len(query), dtype=np.uint16)
-    for lo in range(0, len(query), _VERIFY_CHUNK):
-        q, r = query[lo : lo + _VERIFY_CHUNK], rows[lo : lo + _VERIFY_CHUNK]
-        same = probe.values[q] == other.values[r]
-        agree[lo : lo + len(q)] = same.sum(axis=1, dtype=np.uint16)
-    jaccard = agree.astype(np.float32) / np.float32(probe.values.shape[1])
-    a, b = probe.sizes[query].astype(np.float32), other.sizes[rows].astype(np.float32)
-    shared = jaccard * (a + b) / (1 + jaccard)
-    return jaccard, np.minimum(shared / np.minimum(a, b), np.float32(1))

@@ -78,16 +78,20 @@ def link_posts(
 ) -> dict[tuple[str, str], list[Carriage]]:
     """Carriages by (mirror channel, source channel) from every kind of evidence."""
     by_id = {post.id: post for post in posts}
-    text_groups: dict[str, list[int]] = defaultdict(list)
-    # Posts showing each picture, by date: a post looks only at the window before it.
+    # Posts of each text and showing each picture, by date: a post looks only at the nearest
+    # ones before it, so a text or picture repeated across the store (boilerplate) costs each
+    # post a bounded amount, not a share of the whole group.
+    text_groups: dict[str, list[tuple[int, int]]] = defaultdict(list)
     media_groups: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for post in posts:
         if post.text_key is not None:
-            text_groups[post.text_key].append(post.id)
+            text_groups[post.text_key].append((post.date, post.id))
         for sha in post.media:
             media_groups[sha].append((post.date, post.id))
-    for group in media_groups.values():
-        group.sort()
+    for groups in (text_groups, media_groups):
+        for group in groups.values():
+            if len(group) > 1:
+                group.sort()
     near: dict[int, list[int]] = defaultdict(list)
     for a, b in near_pairs:
         if a in by_id and b in by_id:
@@ -102,7 +106,11 @@ def link_posts(
     for post in posts:
         text_side: set[int] = set(near.get(post.id, ()))
         if post.text_key is not None:
-            text_side.update(text_groups[post.text_key])
+            group = text_groups[post.text_key]
+            if len(group) > 1:
+                text_side.update(_before(group, post))
+        if not (text_side or post.media or post.forward_channels):
+            continue
         media_side: set[int] = set()
         for sha in post.media:
             for same in (sha, *similar_media.get(sha, ())):
@@ -125,10 +133,20 @@ def link_posts(
     return links
 
 
+def _before(group: list[tuple[int, int]], post: Post) -> list[int]:
+    """Ids of the posts in `group` (sorted by date) up to `post`'s date, the nearest
+    `4 * MAX_EQUIVALENTS` at most: room for `_latest_per_channel`'s nearest `MAX_EQUIVALENTS`
+    of other channels, with the post's own repeats of the text in between."""
+    high = bisect_right(group, (post.date, 2**63))
+    low = max(0, high - 4 * MAX_EQUIVALENTS)
+    return [post_id for _, post_id in group[low:high]]
+
+
 def _window(group: list[tuple[int, int]], date: int) -> list[int]:
-    """Ids of the posts in `group` (sorted by date) from `MEDIA_MAX_LAG` before `date` to it."""
-    low = bisect_left(group, (date - MEDIA_MAX_LAG, -1))
+    """Ids of the posts in `group` (sorted by date) from `MEDIA_MAX_LAG` before `date` to it,
+    the nearest `4 * MAX_EQUIVALENTS` at most."""
     high = bisect_right(group, (date, 2**63))
+    low = max(bisect_left(group, (date - MEDIA_MAX_LAG, -1)), high - 4 * MAX_EQUIVALENTS)
     return [post_id for _, post_id in group[low:high]]
 
 

@@ -4,10 +4,11 @@ Signatures are cut into `bands` bands of `rows` values; messages that agree on a
 are candidates, and candidates are verified by how many signature values they share (the
 estimated Jaccard similarity) and by how much of the shorter text lies in the longer one
 (estimated containment: a truncated copy is contained in its original).  Nothing is compared
-all-pairs.  Band keys live in sorted NumPy arrays searched for a whole batch at once; each
-added batch becomes a sorted segment and segments of similar size are merged, so adding stays
-cheap as the index grows.  The index is saved as plain `.npy` files plus a JSON description,
-never pickled, and can be opened memory-mapped.
+all-pairs.  A hash table (`band_table.py`) maps each band key to the messages holding it, so
+a whole batch is looked up at a cost per key that does not grow with the index; adding n
+messages costs O(n).  The index is saved as sorted runs of band keys (`lsh_segment.py`) in
+plain `.npy` files plus a JSON description (`neardup_files.py`), never pickled; runs are
+merged in tiers up to a bound only to keep the files few, and the table is rebuilt on load.
 """
 
 from __future__ import annotations
@@ -15,41 +16,40 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from undertow.network.minhash import (
-    F32,
-    I64,
-    U64,
-    LshSegment,
-    MinHasher,
-    Signatures,
-    band_keys,
-    estimates,
+from undertow.network.band_table import BandTable
+from undertow.network.lsh_segment import LshSegment, estimates
+from undertow.network.minhash import F32, I64, U64, MinHasher, Signatures, band_keys
+from undertow.network.neardup_files import (
+    ARRAYS,
+    FORMAT,
+    FORMAT_VERSION,
+    META_FILE,
+    IndexFormatError,
+    is_complete,
+    list_segments,
+    load_segment,
+    read_meta,
+    write_array,
 )
 
-FORMAT = "undertow.neardup"
-FORMAT_VERSION = 1
-META_FILE = "neardup.json"
+__all__ = ["META_FILE", "PAIR_DTYPE", "IndexFormatError", "IndexParams", "NearDuplicateIndex"]
+
 PAIR_DTYPE = np.dtype([("new", "<i8"), ("old", "<i8"), ("jaccard", "<f4"), ("containment", "<f4")])
-_ARRAYS = {"ids": np.int64, "values": np.uint16, "sizes": np.uint32, "keys": np.uint64,
-           "rows": np.uint32}  # fmt: skip
 # Pairing defaults, measured with bench/neardup_lsh.py: similar overall, or a truncated copy
 # (the shorter text almost all inside the longer, and still a fair share of it).
 MIN_SIMILARITY = 0.6
 MIN_CONTAINMENT = 0.85
 CONTAINMENT_FLOOR = 0.3
 _PROBE_CHUNK = 1 << 20  # probe band keys looked up at once (about 50,000 messages)
-_MAX_MERGED = 1 << 24  # messages in a segment made by merging (~6 GB of arrays)
-
-
-class IndexFormatError(ValueError):
-    """A saved index that cannot be used: missing, damaged, or built with other parameters."""
+_MERGE_FACTOR = 8
+_MAX_MERGED = 1 << 20  # messages in a saved run made by merging
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,16 +100,25 @@ class NearDuplicateIndex:
         self.params = IndexParams(num_perm, bands, rows, shingle, unit, seed, min_chars, max_chars)
         self.hasher = self.params.hasher()
         # Boilerplate repeated millions of times would pair quadratically: a message pairs
-        # with at most this many (the earliest) others per band bucket and segment.
+        # with at most this many (the earliest) others per band key.
         self.max_bucket = max_bucket
+        # Saved runs (sorted band keys per segment); their ids, values and sizes are views of
+        # the arrays of all messages below, which verification gathers from.
         self._segments: list[LshSegment] = []
+        self._table = BandTable()
+        self._count = 0
+        self._all = LshSegment(np.zeros(0, np.int64), np.zeros((0, num_perm), np.uint16),
+                               np.zeros(0, np.uint32), np.zeros(0, np.uint64),
+                               np.zeros(0, np.uint32))  # fmt: skip
 
     def __len__(self) -> int:
-        return sum(len(segment) for segment in self._segments)
+        return self._count
 
     @property
     def nbytes(self) -> int:
-        return sum(getattr(s, f).nbytes for s in self._segments for f in _ARRAYS)
+        stored = sum(getattr(s, f).nbytes for s in self._segments for f in ("keys", "rows"))
+        arrays = sum(int(getattr(self._all, f).nbytes) for f in ARRAYS)
+        return int(stored) + arrays + self._table.nbytes
 
     def signatures(self, texts: Sequence[str]) -> Signatures:
         return self.hasher.signatures(texts)
@@ -143,12 +152,8 @@ class NearDuplicateIndex:
         rows = np.flatnonzero(sigs.has_signature)
         _, kept, keys = self._accept(np.zeros(len(sigs), dtype=np.int64), sigs)
         probe = LshSegment.build(np.zeros(len(kept), np.int64), kept.values, kept.sizes, keys)
-        found: list[tuple[I64, I64]] = [(np.zeros(0, np.int64), np.zeros(0, np.int64))]
-        for segment in self._segments:
-            query, other, _, _ = self._matches(probe, segment, lambda j, c: j >= min_similarity)
-            found.append((query, segment.ids[other]))
-        query = np.concatenate([q for q, _ in found])
-        ids = np.concatenate([i for _, i in found])
+        query, other, _, _ = self._matches(probe, None, lambda j, c: j >= min_similarity)
+        ids = self._all.ids[other]
         order = np.lexsort((ids, query))
         query, ids = query[order], ids[order]
         bounds = np.searchsorted(query, np.arange(len(rows) + 1))
@@ -185,12 +190,11 @@ class NearDuplicateIndex:
 
         batch = LshSegment.build(ids, kept.values, kept.sizes, keys)
         parts = []
-        for segment in [*self._segments, batch]:
-            query, other, jaccard, containment = self._matches(
-                batch, segment, accept, within=segment is batch
-            )
+        for segment in [None, batch]:  # everything added before, then the batch itself
+            query, other, jaccard, containment = self._matches(batch, segment, accept)
             pairs = np.zeros(len(query), dtype=PAIR_DTYPE)
-            pairs["new"], pairs["old"] = ids[query], segment.ids[other]
+            known = self._all if segment is None else segment
+            pairs["new"], pairs["old"] = ids[query], known.ids[other]
             pairs["jaccard"], pairs["containment"] = jaccard, containment
             parts.append(pairs[pairs["new"] != pairs["old"]])
         self._append(batch)
@@ -200,20 +204,27 @@ class NearDuplicateIndex:
     def _matches(
         self,
         probe: LshSegment,
-        segment: LshSegment,
+        segment: LshSegment | None,
         accept: Callable[[F32, F32], np.ndarray[Any, np.dtype[np.bool_]]],
-        within: bool = False,
     ) -> tuple[I64, I64, F32, F32]:
-        """Accepted candidate (probe row, segment row) pairs, each once, with estimates.
-        `within`: the segment is the probe batch itself; pair each row with earlier ones."""
+        """Accepted candidate (probe row, row) pairs, each once, with estimates: rows of
+        everything indexed (`segment` None), or of the probe batch itself (`segment` is the
+        probe), each row paired with earlier ones."""
+        other_side = self._all if segment is None else segment
         parts: dict[str, list[np.ndarray[Any, Any]]] = {"q": [], "o": [], "j": [], "c": []}
+        keys = probe.keys
+        starts = np.flatnonzero(np.concatenate(([len(keys) > 0], keys[1:] != keys[:-1])))
         for lo in range(0, max(len(probe.keys), 1), _PROBE_CHUNK):  # bounds candidate arrays
             hi = lo + _PROBE_CHUNK
-            query, other = segment.candidates(probe.keys[lo:hi], probe.rows[lo:hi], self.max_bucket)
-            if within:
+            if segment is None:
+                query, other = self._indexed(probe, starts, lo, hi)
+            else:
+                query, other = segment.candidates(
+                    probe.keys[lo:hi], probe.rows[lo:hi], self.max_bucket
+                )
                 earlier = other < query
                 query, other = query[earlier], other[earlier]
-            jaccard, containment = estimates(probe, query, segment, other)
+            jaccard, containment = estimates(probe, query, other_side, other)
             keep = accept(jaccard, containment)
             arrays: tuple[np.ndarray[Any, Any], ...] = (query, other, jaccard, containment)
             for name, array in zip("qojc", arrays, strict=True):
@@ -221,32 +232,80 @@ class NearDuplicateIndex:
         query, other, jaccard, containment = (np.concatenate(parts[name]) for name in "qojc")
         # Verified before de-duplicating: a chance candidate rarely shares more than one band,
         # so sorting only the few accepted pairs is far cheaper than sorting all candidates.
-        pair = query * len(segment) + other
+        pair = query * max(len(other_side), 1) + other
         order = np.argsort(pair, kind="stable")
         fresh = np.ones(len(order), dtype=bool)
         fresh[1:] = pair[order][1:] != pair[order][:-1]
         unique = order[fresh]
         return query[unique], other[unique], jaccard[unique], containment[unique]
 
+    def _indexed(self, probe: LshSegment, starts: I64, lo: int, hi: int) -> tuple[I64, I64]:
+        """(probe row, row) for the probe's band keys in [lo, hi) found in the table: each
+        probe entry with the first `max_bucket` rows holding its key."""
+        first = int(np.searchsorted(starts, lo))
+        runs = starts[first : np.searchsorted(starts, hi)]
+        if not len(runs):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        after = first + len(runs)  # a run begun here is taken whole, past `hi` if need be
+        ends = np.append(runs[1:], starts[after] if after < len(starts) else len(probe.keys))
+        which, rows = self._table.lookup(probe.keys[runs], self.max_bucket)
+        # A key held by several probe entries pairs each of them with its rows.
+        width = (ends - runs)[which]
+        at = np.repeat(runs[which] - (np.cumsum(width) - width), width) + np.arange(width.sum())
+        return probe.rows[at].astype(np.int64), np.repeat(rows, width)
+
     def _append(self, segment: LshSegment) -> None:
+        """Add a batch's segment: to the table, to the arrays of all messages, and to the
+        saved runs.  Runs are merged in tiers (the last _MERGE_FACTOR when alike in size, up
+        to _MAX_MERGED messages) only to keep the files few: lookups go through the table, so
+        a message is written about log8(_MAX_MERGED / batch) times, a bounded number."""
+        start = self._count
+        self._table.add(segment.keys, segment.rows + np.uint32(start))
+        self._extend(segment)
         self._segments.append(segment)
-        # Keep segment sizes geometric (each >= 4x the next): O(log n) segments to search,
-        # and every message is re-merged O(log n) times; past _MAX_MERGED messages segments
-        # stay apart, which bounds the time and memory of one merge.
         segments = self._segments
         while (
-            len(segments) > 1
-            and len(segments[-2]) < 4 * len(segments[-1])
-            and len(segments[-2]) + len(segments[-1]) <= _MAX_MERGED
+            len(segments) >= _MERGE_FACTOR
+            and len(segments[-_MERGE_FACTOR]) <= 2 * len(segments[-1])
+            and sum(len(s) for s in segments[-_MERGE_FACTOR:]) <= _MAX_MERGED
         ):
-            last = segments.pop()
-            segments[-1] = LshSegment.merge(segments[-1], last)
+            segments[-_MERGE_FACTOR:] = [LshSegment.merge_all(segments[-_MERGE_FACTOR:])]
+        self._reslice()
+
+    def _extend(self, segment: LshSegment) -> None:
+        """Append the segment's ids, values and sizes to the arrays of all messages (their
+        capacity doubles, so each message is copied O(1) times on average)."""
+        n, new = self._count, len(segment)
+        arrays: dict[str, np.ndarray[Any, Any]] = {
+            "ids": segment.ids,
+            "values": segment.values,
+            "sizes": segment.sizes,
+        }
+        if n + new > len(self._all.ids):
+            capacity = max(n + new, 2 * len(self._all.ids), 1024)
+            for name, part in arrays.items():
+                grown = np.zeros((capacity, *part.shape[1:]), dtype=part.dtype)
+                grown[:n] = getattr(self._all, name)[:n]
+                setattr(self._all, name, grown)
+        for name, part in arrays.items():
+            getattr(self._all, name)[n : n + new] = part
+        self._count = n + new
+
+    def _reslice(self) -> None:
+        """Point each saved run's ids, values and sizes at the arrays of all messages."""
+        start = 0
+        for segment in self._segments:
+            stop = start + len(segment)
+            segment.ids = self._all.ids[start:stop]
+            segment.values = self._all.values[start:stop]
+            segment.sizes = self._all.sizes[start:stop]
+            start = stop
 
     def compact(self) -> None:
         """Merge all segments into one (fastest to search; rewrites everything on save)."""
-        while len(self._segments) > 1:
-            last = self._segments.pop()
-            self._segments[-1] = LshSegment.merge(self._segments[-1], last)
+        if len(self._segments) > 1:
+            self._segments = [LshSegment.merge_all(self._segments)]
+            self._reslice()
 
     # -- persistence ------------------------------------------------------------------------
 
@@ -267,11 +326,11 @@ class NearDuplicateIndex:
             if (
                 segment.folder != here
                 or segment.name is None
-                or not _complete(folder, segment.name)
+                or not is_complete(folder, segment.name)
             ):
                 name = f"seg-{uuid.uuid4().hex[:16]}"
-                for field, dtype in _ARRAYS.items():
-                    _write_array(folder / f"{name}.{field}.npy", getattr(segment, field), dtype)
+                for field, dtype in ARRAYS.items():
+                    write_array(folder / f"{name}.{field}.npy", getattr(segment, field), dtype)
                 segment.name, segment.folder = name, here
             listed.append({"name": segment.name, "count": len(segment)})
         meta = {"format": FORMAT, "version": FORMAT_VERSION, "family": self.hasher.family,
@@ -294,9 +353,10 @@ class NearDuplicateIndex:
         max_bucket: int = 1000,
     ) -> NearDuplicateIndex:
         """The index saved in `folder`; IndexFormatError if it is missing or damaged, or its
-        parameters differ from `expect`.  `mmap` maps the arrays instead of reading them."""
+        parameters differ from `expect`.  `mmap` maps the saved band keys instead of reading them
+        (signatures are copied into memory and the table is built either way)."""
         folder = Path(folder)
-        meta = _read_meta(folder)
+        meta = read_meta(folder)
         params = _params(folder, meta)
         if expect is not None and expect != params:
             differ = [f.name for f in fields(IndexParams)
@@ -312,44 +372,18 @@ class NearDuplicateIndex:
                 f"computes {index.hasher.family!r}; rebuild the index"
             )
         here = folder.resolve()
-        for entry in _list(meta.get("segments"), folder):
-            segment = _load_segment(folder, entry, params, mmap)
+        for entry in list_segments(meta.get("segments"), folder):
+            segment = load_segment(folder, entry, params.num_perm, params.bands, mmap)
             segment.name, segment.folder = entry["name"], here
+            index._table.add(segment.keys, segment.rows + np.uint32(len(index)))
+            index._extend(segment)
             index._segments.append(segment)
+        index._reslice()
         if len(index) != meta.get("count"):
             raise IndexFormatError(
                 f"{folder}: segments hold {len(index)} messages, not {meta.get('count')}"
             )
         return index
-
-
-def _complete(folder: Path, name: str) -> bool:
-    return all((folder / f"{name}.{field}.npy").is_file() for field in _ARRAYS)
-
-
-def _write_array(path: Path, array: np.ndarray[Any, Any], dtype: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as out:
-        np.save(out, np.ascontiguousarray(array, dtype=dtype), allow_pickle=False)
-    os.replace(tmp, path)
-
-
-def _read_meta(folder: Path) -> dict[str, Any]:
-    path = folder / META_FILE
-    if not path.is_file():
-        raise IndexFormatError(f"{folder} holds no near-duplicate index ({META_FILE} is missing)")
-    try:
-        meta = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as error:
-        raise IndexFormatError(f"{path} is not valid JSON: {error}") from error
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise IndexFormatError(f"{path} does not describe a {FORMAT} index")
-    if meta.get("version") != FORMAT_VERSION:
-        raise IndexFormatError(
-            f"{folder}: index format version {meta.get('version')!r}, this version of Undertow "
-            f"reads version {FORMAT_VERSION}; rebuild the index"
-        )
-    return meta
 
 
 def _params(folder: Path, meta: dict[str, Any]) -> IndexParams:
@@ -366,39 +400,3 @@ def _params(folder: Path, meta: dict[str, Any]) -> IndexParams:
     except (TypeError, ValueError) as error:
         raise IndexFormatError(f"{folder}: invalid parameters {stored}: {error}") from error
     return params
-
-
-def _list(segments: Any, folder: Path) -> Iterator[dict[str, Any]]:
-    if not isinstance(segments, list):
-        raise IndexFormatError(f"{folder}: {META_FILE} has no segment list")
-    for entry in segments:
-        if not (isinstance(entry, dict) and isinstance(entry.get("name"), str)
-                and entry["name"].startswith("seg-") and entry["name"].isascii()
-                and "/" not in entry["name"] and isinstance(entry.get("count"), int)):  # fmt: skip
-            raise IndexFormatError(f"{folder}: bad segment entry {entry!r} in {META_FILE}")
-        yield entry
-
-
-def _load_segment(
-    folder: Path, entry: dict[str, Any], params: IndexParams, mmap: bool
-) -> LshSegment:
-    n, name = entry["count"], entry["name"]
-    shapes = {"ids": (n,), "values": (n, params.num_perm), "sizes": (n,),
-              "keys": (n * params.bands,), "rows": (n * params.bands,)}  # fmt: skip
-    arrays: dict[str, np.ndarray[Any, Any]] = {}
-    for field, dtype in _ARRAYS.items():
-        path = folder / f"{name}.{field}.npy"
-        try:
-            array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as error:
-            raise IndexFormatError(f"{folder}: cannot read {path.name}: {error}") from error
-        if array.dtype != np.dtype(dtype) or array.shape != shapes[field]:
-            raise IndexFormatError(
-                f"{folder}: {path.name} is {array.dtype}{array.shape}, expected "
-                f"{np.dtype(dtype)}{shapes[field]}: the index is damaged or was altered"
-            )
-        arrays[field] = array
-    keys, rows = arrays["keys"], arrays["rows"]
-    if len(keys) and (np.any(keys[1:] < keys[:-1]) or int(rows.max()) >= n):
-        raise IndexFormatError(f"{folder}: segment {name} is not a valid sorted index")
-    return LshSegment(arrays["ids"], arrays["values"], arrays["sizes"], keys, rows)

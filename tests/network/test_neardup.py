@@ -88,6 +88,22 @@ def test_pairs_carry_estimates_and_each_pair_comes_once() -> None:
     assert index.query(index.signatures([BASE]), min_similarity=0.9)[0].tolist() == [10, 11, 20]
 
 
+def test_a_clique_of_copies_pairs_each_message_with_its_earliest_partners_only() -> None:
+    # 50 copies of one text would make 1,225 pairs; each copy keeps the `max_partners`
+    # earliest, across the indexed messages and its own batch alike.
+    index = NearDuplicateIndex(max_partners=8)
+    first = index.add_and_pair(np.arange(30), index.signatures([BASE] * 30))
+    later = index.add_and_pair(np.arange(30, 50), index.signatures([BASE] * 20))
+    partners: dict[int, list[int]] = {}
+    for pair in np.concatenate([first, later]):
+        partners.setdefault(int(pair["new"]), []).append(int(pair["old"]))
+    assert sorted(partners) == list(range(1, 50))
+    for new, old in partners.items():
+        assert old == list(range(min(new, 8))), new
+        assert 0 in old
+    assert NearDuplicateIndex().max_partners == 32
+
+
 def test_short_and_empty_texts_get_no_signature() -> None:
     hasher = MinHasher()
     short = ["", "ok", "🔴🔴🔴", "#KhilafahNews #Amaq #Nashir", "https://example.org/a/long/path",

@@ -195,11 +195,12 @@ def choose_sources(
     for mirror, candidates in sorted(by_mirror.items()):
         explained: set[int] = set()
         floor = MIN_CARRIED
+        # Each candidate's posts, built once: a mirror with many candidates takes few rounds.
+        posts_of = {
+            source: {c.mirror_post for c in carriages} for source, carriages in candidates.items()
+        }
         while True:
-            counts = {
-                source: len({c.mirror_post for c in carriages} - explained)
-                for source, carriages in candidates.items()
-            }
+            counts = {source: len(posts_of[source] - explained) for source in candidates}
             top = max(counts.values(), default=0)
             if top < floor:
                 break

@@ -92,16 +92,23 @@ class NearDuplicateIndex:
         min_chars: int = 30,
         max_chars: int = 20_000,
         max_bucket: int = 1000,
+        max_partners: int = 32,
     ) -> None:
         if bands < 1 or rows < 1 or bands * rows > num_perm:
             raise ValueError(f"need bands * rows <= num_perm, not {bands} x {rows} > {num_perm}")
         if max_bucket < 1:
             raise ValueError("max_bucket must be >= 1")
+        if max_partners < 1:
+            raise ValueError("max_partners must be >= 1")
         self.params = IndexParams(num_perm, bands, rows, shingle, unit, seed, min_chars, max_chars)
         self.hasher = self.params.hasher()
         # Boilerplate repeated millions of times would pair quadratically: a message pairs
         # with at most this many (the earliest) others per band key.
         self.max_bucket = max_bucket
+        # A text copied by hundreds of channels forms a clique in which every new copy pairs
+        # with all earlier ones, so its pairs grow quadratically: a new message keeps at most
+        # this many partners, the earliest, which still link every copy to the first one.
+        self.max_partners = max_partners
         # Saved runs (sorted band keys per segment); their ids, values and sizes are views of
         # the arrays of all messages below, which verification gathers from.
         self._segments: list[LshSegment] = []
@@ -173,7 +180,8 @@ class NearDuplicateIndex:
     ) -> np.ndarray[Any, np.dtype[np.void]]:
         """Add messages and return their near-duplicate pairs (PAIR_DTYPE: new id, old id,
         estimated Jaccard, estimated containment) with messages added before and with each
-        other (`old` earlier in the batch), each unordered pair once.
+        other (`old` earlier in the batch), each unordered pair once, and at most
+        `max_partners` pairs per new message (those with the lowest old ids).
 
         A candidate pair is kept when its estimated Jaccard is >= `min_similarity`, or when
         the shorter text is >= `min_containment` inside the longer one and their Jaccard is
@@ -199,7 +207,12 @@ class NearDuplicateIndex:
             parts.append(pairs[pairs["new"] != pairs["old"]])
         self._append(batch)
         pairs = np.concatenate(parts)
-        return pairs[np.lexsort((pairs["old"], pairs["new"]))]
+        pairs = pairs[np.lexsort((pairs["old"], pairs["new"]))]
+        # Rank of each pair within its new message's run: keep the earliest max_partners.
+        first = np.concatenate(([True], pairs["new"][1:] != pairs["new"][:-1]))
+        starts = np.flatnonzero(first)
+        rank = np.arange(len(pairs)) - np.repeat(starts, np.diff(np.append(starts, len(pairs))))
+        return pairs[rank < self.max_partners]
 
     def _matches(
         self,
@@ -351,6 +364,7 @@ class NearDuplicateIndex:
         expect: IndexParams | None = None,
         mmap: bool = False,
         max_bucket: int = 1000,
+        max_partners: int = 32,
     ) -> NearDuplicateIndex:
         """The index saved in `folder`; IndexFormatError if it is missing or damaged, or its
         parameters differ from `expect`.  `mmap` maps the saved band keys instead of reading them
@@ -365,7 +379,7 @@ class NearDuplicateIndex:
                 f"{folder}: index built with other parameters ({', '.join(differ)}): "
                 f"saved {asdict(params)}, expected {asdict(expect)}; rebuild it or load it as is"
             )
-        index = cls(**asdict(params), max_bucket=max_bucket)
+        index = cls(**asdict(params), max_bucket=max_bucket, max_partners=max_partners)
         if meta.get("family") != index.hasher.family:
             raise IndexFormatError(
                 f"{folder}: signatures are {meta.get('family')!r} but this version of Undertow "

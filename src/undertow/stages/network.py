@@ -215,8 +215,10 @@ def _mirrors(
     links = link_posts(posts, [tuple(r) for r in near], [tuple(r) for r in similar])
     dates = {post.id: post.date for post in posts}
     post_dates: dict[str, list[int]] = defaultdict(list)
-    for post in sorted(posts, key=lambda p: p.date):
+    for post in posts:
         post_dates[post.channel_id].append(post.date)
+    for channel_dates in post_dates.values():  # cheaper than sorting every post by date
+        channel_dates.sort()
     pairs = choose_sources(links, dates, post_dates)
     _since_rebrand(pairs, rebrands)
     networks = assign_networks(pairs)

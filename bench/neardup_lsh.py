@@ -376,10 +376,10 @@ def save_load(cleaned: list[str]) -> dict[str, float]:
 NOTES = [
     "cpu_s is process CPU time on one pinned core (the development machine is shared, so "
     "wall time is noisier); sample figures are medians of interleaved repeats",
-    "the simulator draws every sentence from ~65 words, so unrelated posts often share "
-    "3-word runs: chance candidates (~100 per message at 1M) dominate both sides' cost and "
-    "chance look-alikes (and identical templated link posts once links are dropped) are the "
-    "false pairs; real text has a far larger vocabulary",
+    "the simulator draws neutral sentences from ~315 words (benign topics from ~13 topic "
+    "words each), so unrelated posts still share 3-word runs: chance look-alikes (and "
+    "identical templated link posts once links are dropped) are the false pairs; real text "
+    "has a far larger vocabulary",
     "datasketch is given our NumPy verification and sizes for its candidates; its MinHash "
     "uses its default SHA-1 shingle hash",
 ]

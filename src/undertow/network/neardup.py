@@ -13,9 +13,6 @@ merged in tiers up to a bound only to keep the files few, and the table is rebui
 
 from __future__ import annotations
 
-import json
-import os
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -28,15 +25,12 @@ from undertow.network.lsh_segment import LshSegment, estimates
 from undertow.network.minhash import F32, I64, U64, MinHasher, Signatures, band_keys
 from undertow.network.neardup_files import (
     ARRAYS,
-    FORMAT,
-    FORMAT_VERSION,
     META_FILE,
     IndexFormatError,
-    is_complete,
     list_segments,
     load_segment,
     read_meta,
-    write_array,
+    write_index,
 )
 
 __all__ = ["META_FILE", "PAIR_DTYPE", "IndexFormatError", "IndexParams", "NearDuplicateIndex"]
@@ -328,33 +322,8 @@ class NearDuplicateIndex:
         Segments already saved in `folder` are kept as they are, so saving after adding a
         batch writes only the new and merged segments.  The JSON file is written last and
         atomically, then files it no longer names are removed."""
-        folder = Path(folder)
-        meta_path = folder / META_FILE
-        if folder.exists() and any(folder.iterdir()) and not meta_path.exists():
-            raise IndexFormatError(f"{folder} is not empty and holds no near-duplicate index")
-        folder.mkdir(parents=True, exist_ok=True)
-        here = folder.resolve()
-        listed: list[dict[str, Any]] = []
-        for segment in self._segments:
-            if (
-                segment.folder != here
-                or segment.name is None
-                or not is_complete(folder, segment.name)
-            ):
-                name = f"seg-{uuid.uuid4().hex[:16]}"
-                for field, dtype in ARRAYS.items():
-                    write_array(folder / f"{name}.{field}.npy", getattr(segment, field), dtype)
-                segment.name, segment.folder = name, here
-            listed.append({"name": segment.name, "count": len(segment)})
-        meta = {"format": FORMAT, "version": FORMAT_VERSION, "family": self.hasher.family,
-                "params": asdict(self.params), "count": len(self), "segments": listed}  # fmt: skip
-        tmp = folder / f".{META_FILE}.tmp"
-        tmp.write_text(json.dumps(meta, indent=2) + "\n")
-        os.replace(tmp, meta_path)
-        names = {entry["name"] for entry in listed}
-        for path in folder.glob("seg-*.npy"):
-            if path.name.split(".")[0] not in names:
-                path.unlink()
+        description = {"family": self.hasher.family, "params": asdict(self.params)}
+        write_index(Path(folder), self._segments, description, len(self))
 
     @classmethod
     def load(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,39 @@ class IndexFormatError(ValueError):
 
 def is_complete(folder: Path, name: str) -> bool:
     return all((folder / f"{name}.{field}.npy").is_file() for field in ARRAYS)
+
+
+def write_index(
+    folder: Path, segments: list[LshSegment], description: dict[str, Any], count: int
+) -> None:
+    """Write an index of `count` messages in `segments` to `folder` (created; an earlier
+    index there is replaced), `description` (hasher family, parameters) in its JSON file.
+
+    Segments already saved in `folder` are kept as they are, so saving after adding a batch
+    writes only the new and merged segments.  The JSON file is written last and atomically,
+    then files it no longer names are removed."""
+    meta_path = folder / META_FILE
+    if folder.exists() and any(folder.iterdir()) and not meta_path.exists():
+        raise IndexFormatError(f"{folder} is not empty and holds no near-duplicate index")
+    folder.mkdir(parents=True, exist_ok=True)
+    here = folder.resolve()
+    listed: list[dict[str, Any]] = []
+    for segment in segments:
+        if segment.folder != here or segment.name is None or not is_complete(folder, segment.name):
+            name = f"seg-{uuid.uuid4().hex[:16]}"
+            for field, dtype in ARRAYS.items():
+                write_array(folder / f"{name}.{field}.npy", getattr(segment, field), dtype)
+            segment.name, segment.folder = name, here
+        listed.append({"name": segment.name, "count": len(segment)})
+    meta = {"format": FORMAT, "version": FORMAT_VERSION, **description, "count": count,
+            "segments": listed}  # fmt: skip
+    tmp = folder / f".{META_FILE}.tmp"
+    tmp.write_text(json.dumps(meta, indent=2) + "\n")
+    os.replace(tmp, meta_path)
+    names = {entry["name"] for entry in listed}
+    for path in folder.glob("seg-*.npy"):
+        if path.name.split(".")[0] not in names:
+            path.unlink()
 
 
 def write_array(path: Path, array: np.ndarray[Any, Any], dtype: Any) -> None:

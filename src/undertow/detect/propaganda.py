@@ -131,9 +131,6 @@ class Combiner:
             raise CombinerError(f"{where}: 'weights' must list {len(FEATURES)} numbers")
         return cls(tuple(float(w) for w in weights), float(data["bias"]), data)
 
-    def contributions(self, values: Sequence[float]) -> list[float]:
-        return [w * v for w, v in zip(self.weights, values, strict=True)]
-
     def probability(self, values: Sequence[float]) -> float:
         return float(self.probabilities([values])[0])
 

@@ -20,13 +20,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from undertow.enrich.ngram_kernel import weighted_counts
+from undertow.enrich.ngram_kernel import weighted_sums
 from undertow.enrich.text_features import (
     NORMALISATION,
     FeatureParams,
     FloatArray,
     ModelError,
     family_grams,
+    family_scale,
 )
 
 __all__ = [
@@ -108,8 +109,8 @@ class TextModel:
         # The same sum as the feature matrix times the weights, without building the matrix.
         for first, count, *families in family_grams(texts, self.params):
             for text, column in families:
-                weighted, grams = weighted_counts(text, column, self._weights, count)
-                scores[first : first + count] += weighted / np.sqrt(np.maximum(grams, 1.0))
+                weighted = weighted_sums(text, column, self._weights, count)
+                scores[first : first + count] += weighted * family_scale(text, count)
         return scores
 
     def score_features(self, matrix: Any) -> FloatArray:

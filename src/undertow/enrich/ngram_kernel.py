@@ -15,7 +15,7 @@ word n-gram.  What is hashed is defined in docs/model.md ("How text becomes feat
 
 All arithmetic wraps modulo 2^64, as unsigned integers; the function is compiled once per
 machine (numba caches it beside this file) and gives the same columns as the NumPy
-formulation in tests/test_ngram_kernel.py.
+formulation in tests/enrich/test_ngram_kernel.py.
 """
 
 from __future__ import annotations
@@ -129,22 +129,20 @@ def grams(
 
 
 @njit(cache=True)
-def _weighted_counts(text: Any, column: Any, weights: Any, count: int) -> tuple[Any, Any]:
+def _weighted_sums(text: Any, column: Any, weights: Any, count: int) -> Any:
     total = np.zeros(count, np.float64)
-    grams_per_text = np.zeros(count, np.float64)
     for k in range(text.size):
         total[text[k]] += weights[column[k]]
-        grams_per_text[text[k]] += 1.0
-    return total, grams_per_text
+    return total
 
 
-def weighted_counts(
+def weighted_sums(
     text: npt.NDArray[np.int64],
     column: npt.NDArray[np.intp],
     weights: npt.NDArray[np.float32],
     count: int,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Per text of `count`: the sum of `weights` over its n-grams' columns, and how many
-    n-grams it has (a fused gather and two bincounts)."""
-    result: Any = _weighted_counts(text, column, weights, count)
+) -> npt.NDArray[np.float64]:
+    """Per text of `count`: the sum of `weights` over its n-grams' columns (`text` holds
+    each n-gram's text number): a gather and a weighted bincount in one pass."""
+    result: Any = _weighted_sums(text, column, weights, count)
     return result  # type: ignore[no-any-return]

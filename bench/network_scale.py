@@ -5,7 +5,9 @@ then only the network stage runs (`analyse_network`: near-duplicate signatures a
 mirror relations and networks, rebrands, lineages), timed on its own.  Media hashing and the
 text stage are not run, so pictures and text scores do not take part; the stage's cost is
 in the messages.  The figure that matters is the ratio of the two times against the ratio of
-the message counts (linear growth: equal ratios).  Writes bench/results/network_scale.json.
+the message counts (linear growth: equal ratios).  Each scale runs in a fresh process, so that
+neither inherits the other's heap, imports or warm caches.  Writes
+bench/results/network_scale.json.
 
     python bench/network_scale.py [--scales 200 800]
 """
@@ -13,6 +15,7 @@ the message counts (linear growth: equal ratios).  Writes bench/results/network_
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import resource
 import shutil
 import time
@@ -71,15 +74,20 @@ def run(scale: int) -> dict[str, Any]:
         "rebrands": report.rebrands,
         "lineages": report.lineages,
         "seconds_by_step": report.seconds,
-        "peak_rss_mb_so_far": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
     }
+
+
+def in_fresh_process(scale: int) -> dict[str, Any]:
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(run, (scale,))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scales", type=int, nargs=2, default=[200, 800])
     args = parser.parse_args()
-    small, large = (run(scale) for scale in args.scales)
+    small, large = (in_fresh_process(scale) for scale in args.scales)
     write_result(
         "network_scale",
         {

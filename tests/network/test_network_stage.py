@@ -120,3 +120,94 @@ def test_lineage_export_rows(tmp_path_factory: pytest.TempPathFactory) -> None:
     for row in rows:
         assert row["incarnations"] == len(row["channels"]) == len(row["lifetimes"])
         assert all(link["evidence"] and 0 < link["score"] <= 1 for link in row["links"])
+
+
+def test_a_bulk_load_rebuilds_the_reverse_pair_index_and_later_runs_add_to_it(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first run loads everything in bulk (the index on `id_b` dropped, then rebuilt);
+    a later, smaller run inserts into it.  Both end with the same pairs as one run over all."""
+    import sqlalchemy as sa
+
+    import undertow.stages.network as stage
+    from undertow.store import schema
+
+    monkeypatch.setattr(stage, "BULK_FLOOR", 1)
+    simulate_world(tmp_path / "world", seed=8, scale=1)
+    folders = sorted((tmp_path / "world" / "exports").iterdir())
+    first, rest = folders[: len(folders) * 2 // 3], folders[len(folders) * 2 // 3 :]
+    bulk_loads: list[bool] = []
+    drop = sa.Index.drop
+
+    def spy(index: sa.Index, bind: Any, checkfirst: bool = False) -> None:
+        bulk_loads.append(index.name == "ix_text_copies_b")
+        drop(index, bind, checkfirst=checkfirst)
+
+    monkeypatch.setattr(sa.Index, "drop", spy)
+
+    def pairs(db: str, parts: list[list[Any]]) -> set[tuple[int, int]]:
+        settings = load_settings(sqlite_url(tmp_path / db), tmp_path / f"{db}-data")
+        store = open_store(settings.db_url)
+        for part in parts:
+            ingest_paths(store, settings, part)
+            if len(parts) > 1:
+                stage.analyse_network(store, settings)
+        if len(parts) == 1:
+            stage.analyse_network(store, settings)
+        with store.engine.connect() as conn:
+            indexes = sa.inspect(conn).get_indexes("text_copies")
+            found = set(
+                conn.execute(sa.select(schema.text_copies.c.id_a, schema.text_copies.c.id_b))
+            )
+        store.close()
+        assert [i["column_names"] for i in indexes] == [["id_b"]]
+        return {(int(a), int(b)) for a, b in found}
+
+    one_run = pairs("one.db", [first + rest])
+    assert bulk_loads == [True]
+    two_runs = pairs("two.db", [first, rest])
+    assert bulk_loads == [True, True]  # the second run of two.db added to the index
+    assert one_run and one_run == two_runs
+
+
+def test_a_run_that_fails_midway_resumes_from_its_last_save(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pairs written after the last save of the index are found again, never lost or doubled."""
+    import sqlalchemy as sa
+
+    import undertow.stages.network as stage
+    from undertow.store import schema
+
+    monkeypatch.setattr(stage, "BATCH", 100)
+    monkeypatch.setattr(stage, "SAVE_EVERY", 300)
+    simulate_world(tmp_path / "world", seed=21, scale=1)
+
+    def run(db: str, fail_at: int | None) -> set[tuple[int, int]]:
+        settings = load_settings(sqlite_url(tmp_path / db), tmp_path / f"{db}-data")
+        store = open_store(settings.db_url)
+        ingest_paths(store, settings, [tmp_path / "world" / "exports"])
+        if fail_at is not None:
+            calls = 0
+            write = stage._write_copies
+
+            def failing(conn: sa.Connection, pairs: Any) -> None:
+                nonlocal calls
+                calls += 1
+                if calls == fail_at:
+                    raise RuntimeError("disk full")
+                write(conn, pairs)
+
+            monkeypatch.setattr(stage, "_write_copies", failing)
+            with pytest.raises(RuntimeError, match="disk full"):
+                stage.analyse_network(store, settings)
+            monkeypatch.setattr(stage, "_write_copies", write)
+        stage.analyse_network(store, settings)
+        with store.engine.connect() as conn:
+            found = conn.execute(sa.select(schema.text_copies.c.id_a, schema.text_copies.c.id_b))
+            pairs = {(int(a), int(b)) for a, b in found}
+        store.close()
+        return pairs
+
+    clean = run("clean.db", None)
+    assert clean and run("failed.db", 5) == clean

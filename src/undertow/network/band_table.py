@@ -88,26 +88,26 @@ class BandTable:
 
     def _find(self, keys: U64) -> I64:
         """The slot holding each key, -1 where none does."""
-        mask = np.uint64(len(self._keys) - 1)
+        mask = len(self._keys) - 1
         slot = np.full(len(keys), -1, dtype=np.int64)
         todo = np.arange(len(keys))
-        at = (keys & mask).astype(np.int64)
+        at = self._home(keys)
         while len(todo):
             held = self._keys[at]
             done = (held == keys[todo]) | (held == 0)
             hit = held == keys[todo]
             slot[todo[hit]] = at[hit]
-            todo, at = todo[~done], (at[~done] + 1) & int(mask)
+            todo, at = todo[~done], (at[~done] + 1) & mask
         return slot
 
     def _claim(self, keys: U64) -> tuple[I64, np.ndarray[Any, np.dtype[np.bool_]]]:
         """The slot of each (distinct) key, claiming an empty one for keys not here yet, and
         whether the key was here already."""
-        mask = int(len(self._keys) - 1)
+        mask = len(self._keys) - 1
         slot = np.empty(len(keys), dtype=np.int64)
         found = np.zeros(len(keys), dtype=bool)
         todo = np.arange(len(keys))
-        at = (keys & np.uint64(mask)).astype(np.int64)
+        at = self._home(keys)
         while len(todo):
             held = self._keys[at]
             wanted = keys[todo]
@@ -121,6 +121,12 @@ class BandTable:
             done = here | won
             todo, at = todo[~done], (at[~done] + 1) & mask
         return slot, found
+
+    def _home(self, keys: U64) -> I64:
+        """Each key's first slot: its leading bits, so that sorted keys (a segment's) visit the
+        table in order, page after page, instead of at random."""
+        shift = np.uint64(65 - len(self._keys).bit_length())
+        return (keys >> shift).astype(np.int64)
 
     def _grow(self, needed: int) -> None:
         capacity = len(self._keys)

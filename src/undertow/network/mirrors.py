@@ -29,8 +29,10 @@ TIE = 0.01
 """Candidates explaining within 1 % as many posts are tied (see `choose_sources`)."""
 MEDIA_MAX_LAG = 3 * 86_400
 """A picture alone links posts at most this far apart (outlets and pools re-use pictures)."""
-MAX_EQUIVALENTS = 200
-"""Equivalent posts considered per post (the nearest in time), bounding popular pictures."""
+MAX_EQUIVALENTS = 64
+"""Equivalent posts of other channels considered per post: the earliest half (the original
+and the first to re-post it) and the nearest half in time.  Boilerplate and popular pictures
+are posted by more channels the larger the store, so this bound keeps each post's cost flat."""
 
 
 @dataclass(slots=True)
@@ -134,19 +136,23 @@ def link_posts(
 
 
 def _before(group: list[tuple[int, int]], post: Post) -> list[int]:
-    """Ids of the posts in `group` (sorted by date) up to `post`'s date, the nearest
-    `4 * MAX_EQUIVALENTS` at most: room for `_latest_per_channel`'s nearest `MAX_EQUIVALENTS`
-    of other channels, with the post's own repeats of the text in between."""
-    high = bisect_right(group, (post.date, 2**63))
-    low = max(0, high - 4 * MAX_EQUIVALENTS)
-    return [post_id for _, post_id in group[low:high]]
+    """Ids of the posts in `group` (sorted by date) up to `post`'s date: the earliest and the
+    nearest, `2 * MAX_EQUIVALENTS` of each at most (room for `_latest_per_channel`'s halves
+    of other channels, with the post's own repeats of the text in between)."""
+    return _ends(group, 0, bisect_right(group, (post.date, 2**63)))
 
 
 def _window(group: list[tuple[int, int]], date: int) -> list[int]:
     """Ids of the posts in `group` (sorted by date) from `MEDIA_MAX_LAG` before `date` to it,
-    the nearest `4 * MAX_EQUIVALENTS` at most."""
-    high = bisect_right(group, (date, 2**63))
-    low = max(bisect_left(group, (date - MEDIA_MAX_LAG, -1)), high - 4 * MAX_EQUIVALENTS)
+    the earliest and the nearest as in `_before`."""
+    low = bisect_left(group, (date - MEDIA_MAX_LAG, -1))
+    return _ends(group, low, bisect_right(group, (date, 2**63)))
+
+
+def _ends(group: list[tuple[int, int]], low: int, high: int) -> list[int]:
+    room = 2 * MAX_EQUIVALENTS
+    if high - low > 2 * room:
+        return [post_id for _, post_id in (*group[low : low + room], *group[high - room : high])]
     return [post_id for _, post_id in group[low:high]]
 
 
@@ -157,7 +163,9 @@ def _latest_per_channel(post: Post, ids: set[int], by_id: dict[int, Post]) -> di
         if i != post.id and by_id[i].channel_id != post.channel_id and by_id[i].date <= post.date
     ]
     if len(earlier) > MAX_EQUIVALENTS:
-        earlier = sorted(earlier, key=lambda p: post.date - p.date)[:MAX_EQUIVALENTS]
+        earlier.sort(key=lambda p: (p.date, p.id))
+        half = MAX_EQUIVALENTS // 2
+        earlier = earlier[:half] + earlier[-half:]
     best: dict[str, Post] = {}
     for candidate in earlier:
         known = best.get(candidate.channel_id)

@@ -85,7 +85,7 @@ class NearDuplicateIndex:
         seed: int = 1,
         min_chars: int = 30,
         max_chars: int = 20_000,
-        max_bucket: int = 1000,
+        max_bucket: int = 32,
         max_partners: int = 32,
     ) -> None:
         if bands < 1 or rows < 1 or bands * rows > num_perm:
@@ -96,8 +96,10 @@ class NearDuplicateIndex:
             raise ValueError("max_partners must be >= 1")
         self.params = IndexParams(num_perm, bands, rows, shingle, unit, seed, min_chars, max_chars)
         self.hasher = self.params.hasher()
-        # Boilerplate repeated millions of times would pair quadratically: a message pairs
-        # with at most this many (the earliest) others per band key.
+        # A band key shared by ever more messages (boilerplate, common phrases) would make
+        # each lookup cost a share of the index: a probe reads at most this many rows of a key,
+        # the earliest.  As many as a message keeps partners: later rows could only displace
+        # those, so recall is unchanged (bench/neardup_lsh.py) and lookups stay flat.
         self.max_bucket = max_bucket
         # A text copied by hundreds of channels forms a clique in which every new copy pairs
         # with all earlier ones, so its pairs grow quadratically: a new message keeps at most
@@ -332,7 +334,7 @@ class NearDuplicateIndex:
         *,
         expect: IndexParams | None = None,
         mmap: bool = False,
-        max_bucket: int = 1000,
+        max_bucket: int = 32,
         max_partners: int = 32,
     ) -> NearDuplicateIndex:
         """The index saved in `folder`; IndexFormatError if it is missing or damaged, or its

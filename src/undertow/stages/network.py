@@ -45,6 +45,9 @@ from undertow.store.bulk import BulkStatement, dialect_insert
 
 NEARDUP_STAGE = "network.neardup"
 BATCH = 20_000
+SAVE_EVERY = 8 * BATCH
+BULK_FLOOR = 100_000
+"""New messages at least this many, and as many as are indexed, are loaded in bulk."""
 MIN_SIMILARITY = 0.6
 MIN_KEY_CHARS = 20
 REBRAND_LEAD = 7 * 86_400
@@ -126,7 +129,32 @@ def _near_duplicates(
         shutil.rmtree(folder)
         low = 0
     m = schema.messages
-    added = pairs_found = 0
+    with store.engine.connect() as conn:
+        backlog = (conn.execute(sa.select(sa.func.max(m.c.id))).scalar() or 0) - low
+    # Pairs point back to early messages at random, so inserting them one by one into the
+    # index on `id_b` touches pages all over it: once it outgrows the database's cache, that
+    # costs more per pair the larger the store.  A load at least as large as what is indexed
+    # drops it and builds it once, sorted, at the end (also after a failure: nothing waits).
+    reverse = next(i for i in schema.text_copies.indexes if i.name == "ix_text_copies_b")
+    if backlog >= max(BULK_FLOOR, len(index)):
+        with store.engine.begin() as conn:
+            reverse.drop(conn, checkfirst=True)
+    try:
+        return _pair_new_messages(store, index, folder, low, progress)
+    finally:
+        with store.engine.begin() as conn:
+            reverse.create(conn, checkfirst=True)
+
+
+def _pair_new_messages(
+    store: Store,
+    index: NearDuplicateIndex,
+    folder: Path,
+    low: int,
+    progress: Callable[[int], None] | None,
+) -> tuple[int, int]:
+    m = schema.messages
+    added = pairs_found = saved = 0
     while True:
         with store.engine.connect() as conn:
             rows = conn.execute(
@@ -139,15 +167,26 @@ def _near_duplicates(
             break
         ids = np.array([row.id for row in rows], dtype=np.int64)
         pairs = index.add_and_pair(ids, index.signatures([row.text or "" for row in rows]))
-        with store.engine.begin() as conn:
-            _write_copies(conn, pairs)
-            index.save(folder)
-            set_watermark(conn, NEARDUP_STAGE, int(ids[-1]))
         low = int(ids[-1])
         added += len(rows)
         pairs_found += len(pairs)
+        # The index is saved, and the watermark moved, every SAVE_EVERY messages: writing it
+        # after each batch rewrote most messages in ever larger merged runs.  Work after the
+        # last save is redone after a failure; its pairs are upserts.
+        due = added - saved >= SAVE_EVERY
+        with store.engine.begin() as conn:
+            _write_copies(conn, pairs)
+            if due:
+                index.save(folder)
+                set_watermark(conn, NEARDUP_STAGE, low)
+        if due:
+            saved = added
         if progress is not None:
             progress(len(rows))
+    if added > saved:
+        with store.engine.begin() as conn:
+            index.save(folder)
+            set_watermark(conn, NEARDUP_STAGE, low)
     return added, pairs_found
 
 

@@ -1,18 +1,13 @@
 """Mirror detection: which channel's feed each channel carries, since when, how fast and how.
 
-Evidence that two posts in different channels are the same post: identical text (after
-normalisation), near-identical text (MinHash-LSH pairs: copies with emoji, hashtags, case or
-truncation), the same or a near-identical picture (SHA-256, PDQ pairs), and a forward whose
-origin name resolves to the channel by its title at the time.  Each post of a channel M is
-linked to the latest equivalent post of every other channel S published before it; text
-evidence outranks a forward's name, which outranks pictures (outlets re-use pictures).
-
-Choosing M's source among the channels it has links to: the outlet always "has" every post
-first, and a distributor has the subset it re-posted.  A mirror of the distributor carries
-nothing the distributor lacks, so the distributor explains as many of M's posts as the outlet
-does, with a shorter lag.  So sources are chosen greedily: the candidate explaining most of
-M's remaining linked posts (ties within 3 % go to the shortest median lag); its posts are set
-aside and the next source is sought among the rest.  Pure functions: no I/O.
+Each post of a channel M is linked to the latest equivalent post of every other channel S
+published before it (`linking.py`: identical or near-identical text, the same picture, a
+forward's name). Choosing M's source among the channels it has links to: the outlet always
+"has" every post first, and a distributor has the subset it re-posted. A mirror of the
+distributor carries nothing the distributor lacks, so the distributor explains as many of M's
+posts as the outlet does, with a shorter lag. So sources are chosen greedily: the candidate
+explaining most of M's remaining linked posts (ties broken as `choose_sources` says); its
+posts are set aside and the next source is sought among the rest. Pure functions: no I/O.
 """
 
 from __future__ import annotations
@@ -20,41 +15,15 @@ from __future__ import annotations
 import statistics
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from undertow.network.linking import Carriage
 
 MIN_CARRIED = 3
 """Fewest posts a channel must carry of another for a mirror relation."""
 TIE = 0.01
 """Candidates explaining within 1 % as many posts are tied (see `choose_sources`)."""
-MEDIA_MAX_LAG = 3 * 86_400
-"""A picture alone links posts at most this far apart (outlets and pools re-use pictures)."""
-MAX_EQUIVALENTS = 64
-"""Equivalent posts of other channels considered per post: the earliest half (the original
-and the first to re-post it) and the nearest half in time.  Boilerplate and popular pictures
-are posted by more channels the larger the store, so this bound keeps each post's cost flat."""
-
-
-@dataclass(slots=True)
-class Post:
-    id: int
-    channel_id: str
-    date: int
-    text_key: str | None = None
-    media: tuple[str, ...] = ()
-    forward_channels: tuple[str, ...] = ()  # channels its forward name resolves to
-    is_forward: bool = False
-
-
-@dataclass(slots=True)
-class Carriage:
-    """Post `mirror_post` of one channel carries post `source_post` (None: named by a forward
-    only) of another, `lag` seconds later, by `method`."""
-
-    mirror_post: int
-    source_post: int | None
-    lag: int | None
-    method: str
 
 
 @dataclass
@@ -71,107 +40,6 @@ class MirrorPair:
     until: int
     network_id: str | None = None
     carriages: list[Carriage] = field(default_factory=list, repr=False)
-
-
-def link_posts(
-    posts: Sequence[Post],
-    near_pairs: Iterable[tuple[int, int]] = (),
-    media_pairs: Iterable[tuple[str, str]] = (),
-) -> dict[tuple[str, str], list[Carriage]]:
-    """Carriages by (mirror channel, source channel) from every kind of evidence."""
-    by_id = {post.id: post for post in posts}
-    # Posts of each text and showing each picture, by date: a post looks only at the nearest
-    # ones before it, so a text or picture repeated across the store (boilerplate) costs each
-    # post a bounded amount, not a share of the whole group.
-    text_groups: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    media_groups: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for post in posts:
-        if post.text_key is not None:
-            text_groups[post.text_key].append((post.date, post.id))
-        for sha in post.media:
-            media_groups[sha].append((post.date, post.id))
-    for groups in (text_groups, media_groups):
-        for group in groups.values():
-            if len(group) > 1:
-                group.sort()
-    near: dict[int, list[int]] = defaultdict(list)
-    for a, b in near_pairs:
-        if a in by_id and b in by_id:
-            near[a].append(b)
-            near[b].append(a)
-    similar_media: dict[str, list[str]] = defaultdict(list)
-    for sha_a, sha_b in media_pairs:
-        similar_media[sha_a].append(sha_b)
-        similar_media[sha_b].append(sha_a)
-
-    links: dict[tuple[str, str], list[Carriage]] = defaultdict(list)
-    for post in posts:
-        text_side: set[int] = set(near.get(post.id, ()))
-        if post.text_key is not None:
-            group = text_groups[post.text_key]
-            if len(group) > 1:
-                text_side.update(_before(group, post))
-        if not (text_side or post.media or post.forward_channels):
-            continue
-        media_side: set[int] = set()
-        for sha in post.media:
-            for same in (sha, *similar_media.get(sha, ())):
-                media_side.update(_window(media_groups.get(same, []), post.date))
-        chosen = _latest_per_channel(post, text_side, by_id)
-        for channel, earlier in _latest_per_channel(post, media_side, by_id).items():
-            # A picture alone counts only between posts whose texts do not disagree (one
-            # of them has none); `_window` keeps them close in time.
-            if post.text_key is None or earlier.text_key is None:
-                chosen.setdefault(channel, earlier)
-        method = "forward" if post.is_forward else None
-        for channel, earlier in chosen.items():
-            how = method or ("copy" if earlier.id in text_side else "media")
-            links[(post.channel_id, channel)].append(
-                Carriage(post.id, earlier.id, post.date - earlier.date, how)
-            )
-        for channel in post.forward_channels:
-            if channel != post.channel_id and channel not in chosen:
-                links[(post.channel_id, channel)].append(Carriage(post.id, None, None, "forward"))
-    return links
-
-
-def _before(group: list[tuple[int, int]], post: Post) -> list[int]:
-    """Ids of the posts in `group` (sorted by date) up to `post`'s date: the earliest and the
-    nearest, `2 * MAX_EQUIVALENTS` of each at most (room for `_latest_per_channel`'s halves
-    of other channels, with the post's own repeats of the text in between)."""
-    return _ends(group, 0, bisect_right(group, (post.date, 2**63)))
-
-
-def _window(group: list[tuple[int, int]], date: int) -> list[int]:
-    """Ids of the posts in `group` (sorted by date) from `MEDIA_MAX_LAG` before `date` to it,
-    the earliest and the nearest as in `_before`."""
-    low = bisect_left(group, (date - MEDIA_MAX_LAG, -1))
-    return _ends(group, low, bisect_right(group, (date, 2**63)))
-
-
-def _ends(group: list[tuple[int, int]], low: int, high: int) -> list[int]:
-    room = 2 * MAX_EQUIVALENTS
-    if high - low > 2 * room:
-        return [post_id for _, post_id in (*group[low : low + room], *group[high - room : high])]
-    return [post_id for _, post_id in group[low:high]]
-
-
-def _latest_per_channel(post: Post, ids: set[int], by_id: dict[int, Post]) -> dict[str, Post]:
-    earlier = [
-        by_id[i]
-        for i in ids
-        if i != post.id and by_id[i].channel_id != post.channel_id and by_id[i].date <= post.date
-    ]
-    if len(earlier) > MAX_EQUIVALENTS:
-        earlier.sort(key=lambda p: (p.date, p.id))
-        half = MAX_EQUIVALENTS // 2
-        earlier = earlier[:half] + earlier[-half:]
-    best: dict[str, Post] = {}
-    for candidate in earlier:
-        known = best.get(candidate.channel_id)
-        if known is None or candidate.date > known.date:
-            best[candidate.channel_id] = candidate
-    return best
 
 
 def choose_sources(

@@ -27,14 +27,9 @@ import numpy as np
 import sqlalchemy as sa
 
 from undertow.network.lineages import Lineage, find_lineages
+from undertow.network.linking import Post, link_posts
 from undertow.network.minhash import clean_text
-from undertow.network.mirrors import (
-    MirrorPair,
-    Post,
-    assign_networks,
-    choose_sources,
-    link_posts,
-)
+from undertow.network.mirrors import MirrorPair, assign_networks, choose_sources
 from undertow.network.neardup import IndexFormatError, NearDuplicateIndex
 from undertow.network.rebrands import Rebrand, find_rebrands
 from undertow.network.titles import TitleIndex

@@ -1,0 +1,267 @@
+"""Carriages: which earlier post of another channel each post carries, from every kind of
+evidence (the first half of mirror detection; `mirrors.py` chooses sources from them).
+
+Evidence that two posts in different channels are the same post: identical text (after
+normalisation), near-identical text (MinHash-LSH pairs: copies with emoji, hashtags, case or
+truncation), the same or a near-identical picture (SHA-256, PDQ pairs), and a forward whose
+origin name resolves to the channel by its title at the time.  Each post is linked to the
+latest equivalent post of every other channel published before it; text evidence outranks
+pictures (outlets re-use pictures), and a forward names its method.
+
+Columnar: posts become arrays, every kind of evidence a pair of arrays (post, earlier post),
+and choosing is sorting, so the cost is a few passes over arrays as long as the evidence, not
+Python work per post.  A text or picture repeated across the store (boilerplate) gives each
+post a bounded number of candidates: the earliest and the nearest (`MAX_EQUIVALENTS`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+I64 = np.ndarray[Any, np.dtype[np.int64]]
+
+MEDIA_MAX_LAG = 3 * 86_400
+"""A picture alone links posts at most this far apart (outlets and pools re-use pictures)."""
+MAX_EQUIVALENTS = 64
+"""Equivalent posts of other channels considered per post: the earliest half (the original
+and the first to re-post it) and the nearest half in time.  Boilerplate and popular pictures
+are posted by more channels the larger the store, so this bound keeps each post's cost flat."""
+_ROOM = 2 * MAX_EQUIVALENTS  # read at each end of a group: room for a channel's own repeats
+_METHODS = ("copy", "media", "forward")
+
+
+@dataclass(slots=True)
+class Post:
+    id: int
+    channel_id: str
+    date: int
+    text_key: str | None = None
+    media: tuple[str, ...] = ()
+    forward_channels: tuple[str, ...] = ()  # channels its forward name resolves to
+    is_forward: bool = False
+
+
+@dataclass(slots=True)
+class Carriage:
+    """Post `mirror_post` of one channel carries post `source_post` (None: named by a forward
+    only) of another, `lag` seconds later, by `method`."""
+
+    mirror_post: int
+    source_post: int | None
+    lag: int | None
+    method: str
+
+
+def link_posts(
+    posts: Sequence[Post],
+    near_pairs: Iterable[tuple[int, int]] = (),
+    media_pairs: Iterable[tuple[str, str]] = (),
+) -> dict[tuple[str, str], list[Carriage]]:
+    """Carriages by (mirror channel, source channel), each list in the order of `posts`."""
+    table = _Table(posts)
+    post, earlier = _text_candidates(table, near_pairs)
+    text = _latest_per_channel(table, post, earlier)
+    post, earlier = _media_candidates(table, posts, media_pairs)
+    media = _latest_per_channel(table, post, earlier)
+    # A picture alone counts only where text chose nothing in that channel, and only between
+    # posts whose texts do not disagree (one of them has none).
+    taken = table.pair_key(text[0], table.channel[text[1]])
+    free = ~np.isin(table.pair_key(media[0], table.channel[media[1]]), taken)
+    free &= (table.text[media[0]] < 0) | (table.text[media[1]] < 0)
+    media = media[0][free], media[1][free]
+    post = np.concatenate((text[0], media[0]))
+    source = np.concatenate((text[1], media[1]))
+    method = np.repeat(np.array([0, 1]), [len(text[0]), len(media[0])])
+    method = np.where(table.forward[post], 2, method)
+    # A forward whose name resolves to a channel no evidence chose carries it by name alone.
+    named, channel = table.named
+    alone = channel != table.channel[named]
+    alone &= ~np.isin(table.pair_key(named, channel), table.pair_key(post, table.channel[source]))
+    return _assemble(table, post, source, method, named[alone], channel[alone])
+
+
+class _Table:
+    """Posts as arrays, by position in the given sequence; channels and texts as codes."""
+
+    def __init__(self, posts: Sequence[Post]) -> None:
+        channels: dict[str, int] = {}
+        texts: dict[str, int] = {}
+        n = len(posts)
+        self.ids = np.fromiter((p.id for p in posts), dtype=np.int64, count=n)
+        self.date = np.fromiter((p.date for p in posts), dtype=np.int64, count=n)
+        self.channel = np.fromiter(
+            (channels.setdefault(p.channel_id, len(channels)) for p in posts), np.int64, n
+        )
+        self.text = np.fromiter(
+            (-1 if p.text_key is None else texts.setdefault(p.text_key, len(texts)) for p in posts),
+            np.int64,
+            n,
+        )
+        self.forward = np.fromiter((p.is_forward for p in posts), dtype=bool, count=n)
+        named = [(k, channels.setdefault(c, len(channels)))
+                 for k, p in enumerate(posts) for c in p.forward_channels]  # fmt: skip
+        pairs = np.array(named, dtype=np.int64).reshape(-1, 2)
+        self.named = pairs[:, 0], pairs[:, 1]
+        self.channel_names = list(channels)
+        self._by_id = np.argsort(self.ids, kind="stable")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def positions(self, ids: I64) -> tuple[I64, np.ndarray[Any, np.dtype[np.bool_]]]:
+        """Position of each id among the posts, and whether it is one of them."""
+        if not len(self):
+            return np.zeros(len(ids), np.int64), np.zeros(len(ids), bool)
+        at = np.minimum(np.searchsorted(self.ids, ids, sorter=self._by_id), len(self) - 1)
+        return self._by_id[at], self.ids[self._by_id[at]] == ids
+
+    def pair_key(self, post: I64, channel: I64) -> I64:
+        return post * np.int64(len(self.channel_names) + 1) + channel
+
+
+def _text_candidates(table: _Table, near_pairs: Iterable[tuple[int, int]]) -> tuple[I64, I64]:
+    """(post, candidate) for near-duplicate pairs (both ways) and for the posts of the same
+    text up to each post's date."""
+    near = np.array(list(near_pairs), dtype=np.int64).reshape(-1, 2)
+    a, found_a = table.positions(near[:, 0])
+    b, found_b = table.positions(near[:, 1])
+    keep = found_a & found_b
+    a, b = a[keep], b[keep]
+    has = np.flatnonzero(table.text >= 0)
+    order = has[np.lexsort((table.ids[has], table.date[has], table.text[has]))]
+    group = table.text[order]
+    low = _run_starts(group)
+    high = _run_ends(group, table.date[order])
+    post, at = _window(low, high, np.arange(len(order)))
+    return np.concatenate((a, b, order[post])), np.concatenate((b, a, order[at]))
+
+
+def _media_candidates(
+    table: _Table, posts: Sequence[Post], media_pairs: Iterable[tuple[str, str]]
+) -> tuple[I64, I64]:
+    """(post, candidate) for the posts showing the same or a near-identical picture from
+    `MEDIA_MAX_LAG` before each post to its date."""
+    codes: dict[str, int] = {}
+    shown = np.array([(k, codes.setdefault(sha, len(codes)))
+                      for k, p in enumerate(posts) for sha in p.media], np.int64)  # fmt: skip
+    shown = shown.reshape(-1, 2)
+    similar = np.array([(codes[x], codes[y]) for x, y in media_pairs if x in codes and y in codes],
+                       dtype=np.int64).reshape(-1, 2)  # fmt: skip
+    # Each post looks up its own pictures and those near-identical to them.
+    look = shown
+    if len(similar):
+        both = np.concatenate((similar, similar[:, ::-1]))
+        both = both[np.argsort(both[:, 0], kind="stable")]
+        first = np.searchsorted(both[:, 0], shown[:, 1], side="left")
+        count = np.searchsorted(both[:, 0], shown[:, 1], side="right") - first
+        owner, at = _ranges(first, count)
+        look = np.concatenate((shown, np.stack((shown[owner, 0], both[at, 1]), axis=1)))
+    # Pictures' posts sorted by (picture, date, id); a post's window is found by key.
+    span = np.int64(1) << np.int64(34)
+    base = int(table.date.min()) if len(table) else 0
+    order = np.lexsort((table.ids[shown[:, 0]], table.date[shown[:, 0]], shown[:, 1]))
+    owners = shown[order, 0]
+    keys = shown[order, 1] * span + (table.date[owners] - base)
+    dates = table.date[look[:, 0]] - base
+    high = np.searchsorted(keys, look[:, 1] * span + dates, side="right")
+    low = np.searchsorted(keys, look[:, 1] * span + np.maximum(dates - MEDIA_MAX_LAG, 0))
+    post, at = _window(low, high, np.arange(len(look)))
+    return look[post, 0], owners[at]
+
+
+def _run_starts(group: I64) -> I64:
+    """For each entry of sorted `group`, where its group begins."""
+    starts = np.concatenate(([True], group[1:] != group[:-1])) if len(group) else np.zeros(0, bool)
+    starts_at: I64 = np.maximum.accumulate(np.where(starts, np.arange(len(group)), 0))
+    return starts_at
+
+
+def _run_ends(group: I64, dates: I64) -> I64:
+    """For each entry, where the entries of its group and date end (same-date posts are all
+    "before" one another, as the order within a second is unknown)."""
+    n = len(group)
+    if not n:
+        return np.zeros(0, np.int64)
+    new = np.concatenate(([True], (group[1:] != group[:-1]) | (dates[1:] != dates[:-1])))
+    starts = np.flatnonzero(new)
+    ends: I64 = np.append(starts[1:], n)[np.cumsum(new) - 1]
+    return ends
+
+
+def _window(low: I64, high: I64, owner: I64) -> tuple[I64, I64]:
+    """(owner, position) for positions [low, high) of each owner, or only the first and
+    last `_ROOM` of them where there are more than twice as many."""
+    size = high - low
+    wide = size > 2 * _ROOM
+    one = np.where(wide, _ROOM, size)
+    two = np.where(wide, _ROOM, 0)
+    first, at_first = _ranges(low, one)
+    last, at_last = _ranges(high - two, two)
+    return np.concatenate((owner[first], owner[last])), np.concatenate((at_first, at_last))
+
+
+def _ranges(starts: I64, counts: I64) -> tuple[I64, I64]:
+    """(range number, position) for the ranges [starts, starts + counts)."""
+    counts = np.maximum(counts, 0)
+    total = int(counts.sum())
+    owner = np.repeat(np.arange(len(counts)), counts)
+    offset = np.cumsum(counts) - counts
+    return owner, np.repeat(starts - offset, counts) + np.arange(total)
+
+
+def _latest_per_channel(table: _Table, post: I64, earlier: I64) -> tuple[I64, I64]:
+    """For each post, its latest candidate (ties: the lowest id) per other channel among
+    those published up to its date, after keeping the earliest and nearest
+    `MAX_EQUIVALENTS // 2` where a post has more."""
+    keep = (post != earlier) & (table.channel[post] != table.channel[earlier])
+    keep &= table.date[earlier] <= table.date[post]
+    post, earlier = post[keep], earlier[keep]
+    order = np.lexsort((table.ids[earlier], table.date[earlier], post))
+    post, earlier = post[order], earlier[order]
+    fresh = np.concatenate(([True], (post[1:] != post[:-1]) | (earlier[1:] != earlier[:-1])))
+    post, earlier = post[fresh[: len(post)]], earlier[fresh[: len(post)]]
+    low = _run_starts(post)
+    high = _run_ends(post, post)
+    rank, size = np.arange(len(post)) - low, high - low
+    half = MAX_EQUIVALENTS // 2
+    bounded = (size <= MAX_EQUIVALENTS) | (rank < half) | (rank >= size - half)
+    post, earlier = post[bounded], earlier[bounded]
+    channel = table.channel[earlier]
+    order = np.lexsort((table.ids[earlier], -table.date[earlier], channel, post))
+    post, earlier, channel = post[order], earlier[order], channel[order]
+    first = np.concatenate(([True], (post[1:] != post[:-1]) | (channel[1:] != channel[:-1])))
+    return post[first[: len(post)]], earlier[first[: len(post)]]
+
+
+def _assemble(
+    table: _Table, post: I64, source: I64, method: I64, named: I64, named_channel: I64
+) -> dict[tuple[str, str], list[Carriage]]:
+    """Carriages grouped by (mirror channel, source channel), in the order of the posts."""
+    none = np.full(len(named), -1, dtype=np.int64)
+    mirror = np.concatenate((post, named))
+    channel = np.concatenate((table.channel[source], named_channel))
+    source_id = np.concatenate((table.ids[source], none))
+    lag = np.concatenate((table.date[post] - table.date[source], none))
+    how = np.concatenate((method, none + 3))  # 2: "forward"
+    matched = np.arange(len(mirror)) < len(post)
+    order = np.lexsort((mirror, channel, table.channel[mirror]))
+    columns = (table.channel[mirror], channel, table.ids[mirror], source_id, lag, how, matched)
+    names = table.channel_names
+    links: dict[tuple[str, str], list[Carriage]] = defaultdict(list)
+    for m, s, mirror_post, source_post, delay, kind, matched in zip(
+        *(column[order].tolist() for column in columns), strict=True
+    ):
+        links[(names[m], names[s])].append(
+            Carriage(
+                mirror_post,
+                source_post if matched else None,
+                delay if matched else None,
+                _METHODS[kind],
+            )
+        )
+    return links

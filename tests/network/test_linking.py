@@ -1,0 +1,82 @@
+"""Carriages from each kind of evidence (`network.linking`), on small hand-made timelines."""
+
+from __future__ import annotations
+
+from undertow.network.linking import MAX_EQUIVALENTS, MEDIA_MAX_LAG, Carriage, Post, link_posts
+
+HOUR = 3_600
+
+
+def test_identical_text_links_to_the_latest_earlier_post_of_each_other_channel() -> None:
+    posts = [
+        Post(1, "outlet", 1_000, "statement"),
+        Post(2, "outlet", 2_000, "statement"),  # the outlet repeats itself
+        Post(3, "mirror", 2_600, "statement"),
+        Post(4, "mirror", 2_700, "other text"),
+    ]
+    links = link_posts(posts)
+    assert links == {("mirror", "outlet"): [Carriage(3, 2, 600, "copy")]}
+
+
+def test_near_duplicates_link_different_texts_both_ways_but_only_backwards_in_time() -> None:
+    posts = [Post(10, "a", 100, "original"), Post(11, "b", 160, "original with emoji")]
+    assert link_posts(posts, [(11, 10)]) == {("b", "a"): [Carriage(11, 10, 60, "copy")]}
+    assert link_posts(posts, [(10, 11)]) == {("b", "a"): [Carriage(11, 10, 60, "copy")]}
+    # Pairs naming posts that are not given are ignored.
+    assert link_posts(posts, [(11, 99), (98, 10)]) == {}
+
+
+def test_a_picture_links_posts_within_days_unless_their_texts_disagree() -> None:
+    posts = [
+        Post(1, "pool", 0, None, ("sha-x",)),
+        Post(2, "reposter", HOUR, None, ("sha-x",)),
+        Post(3, "late", MEDIA_MAX_LAG + HOUR, None, ("sha-x",)),  # too long after the pool
+        Post(4, "captioned", 2 * HOUR, "a caption", ("sha-x",)),  # the pool's post has no text
+        Post(5, "similar", 3 * HOUR, None, ("sha-y",)),
+    ]
+    links = link_posts(posts, media_pairs=[("sha-y", "sha-x")])
+    assert links[("reposter", "pool")] == [Carriage(2, 1, HOUR, "media")]
+    assert links[("captioned", "pool")] == [Carriage(4, 1, 2 * HOUR, "media")]
+    assert links[("similar", "captioned")] == [Carriage(5, 4, HOUR, "media")]
+    assert ("late", "pool") not in links and ("late", "reposter") in links
+    # Two different texts never link through a shared picture.
+    texts = [Post(1, "a", 0, "one text", ("sha",)), Post(2, "b", 60, "another", ("sha",))]
+    assert link_posts(texts) == {}
+
+
+def test_a_forward_names_its_method_and_alone_still_names_its_source() -> None:
+    posts = [
+        Post(1, "outlet", 0, "statement"),
+        Post(2, "fan", 30, "statement", forward_channels=("outlet",), is_forward=True),
+        Post(3, "fan", 40, "unseen", forward_channels=("outlet",), is_forward=True),
+        Post(4, "fan", 50, "self", forward_channels=("fan",), is_forward=True),
+    ]
+    assert link_posts(posts) == {
+        ("fan", "outlet"): [Carriage(2, 1, 30, "forward"), Carriage(3, None, None, "forward")]
+    }
+
+
+def test_posts_in_the_same_second_count_as_before_one_another() -> None:
+    posts = [Post(1, "a", 500, "same words"), Post(2, "b", 500, "same words")]
+    links = link_posts(posts)
+    assert links == {
+        ("a", "b"): [Carriage(1, 2, 0, "copy")],
+        ("b", "a"): [Carriage(2, 1, 0, "copy")],
+    }
+
+
+def test_boilerplate_keeps_the_original_and_the_nearest_copies_only() -> None:
+    posts = [Post(i, f"channel-{i}", 60 * i, "join us") for i in range(300)]
+    links = link_posts(posts)
+    sources = {source for (mirror, source) in links if mirror == "channel-299"}
+    half = MAX_EQUIVALENTS // 2
+    expected = {f"channel-{i}" for i in [*range(half), *range(299 - half, 299)]}
+    assert sources == expected
+    assert sum(len(c) for c in links.values()) <= 300 * MAX_EQUIVALENTS
+
+
+def test_no_posts_and_no_evidence_give_no_links() -> None:
+    assert link_posts([]) == {}
+    assert link_posts([Post(1, "a", 0), Post(2, "b", 1)], [(1, 2)], [("x", "y")]) == {
+        ("b", "a"): [Carriage(2, 1, 1, "copy")]
+    }

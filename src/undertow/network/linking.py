@@ -16,7 +16,6 @@ post a bounded number of candidates: the earliest and the nearest (`MAX_EQUIVALE
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +32,7 @@ and the first to re-post it) and the nearest half in time.  Boilerplate and popu
 are posted by more channels the larger the store, so this bound keeps each post's cost flat."""
 _ROOM = 2 * MAX_EQUIVALENTS  # read at each end of a group: room for a channel's own repeats
 _METHODS = ("copy", "media", "forward")
+_CHUNK = 1 << 16  # carriages converted to Python objects at once
 
 
 @dataclass(slots=True)
@@ -59,30 +59,34 @@ class Carriage:
 
 def link_posts(
     posts: Sequence[Post],
-    near_pairs: Iterable[tuple[int, int]] = (),
+    near_pairs: Iterable[tuple[int, int]] | I64 = (),
     media_pairs: Iterable[tuple[str, str]] = (),
 ) -> dict[tuple[str, str], list[Carriage]]:
-    """Carriages by (mirror channel, source channel), each list in the order of `posts`."""
+    """Carriages by (mirror channel, source channel), each list in the order of `posts`;
+    `near_pairs` are pairs of post ids (or an n x 2 array of them)."""
     table = _Table(posts)
-    post, earlier = _text_candidates(table, near_pairs)
-    text = _latest_per_channel(table, post, earlier)
-    post, earlier = _media_candidates(table, posts, media_pairs)
-    media = _latest_per_channel(table, post, earlier)
-    # A picture alone counts only where text chose nothing in that channel, and only between
-    # posts whose texts do not disagree (one of them has none).
-    taken = table.pair_key(text[0], table.channel[text[1]])
-    free = ~np.isin(table.pair_key(media[0], table.channel[media[1]]), taken)
-    free &= (table.text[media[0]] < 0) | (table.text[media[1]] < 0)
-    media = media[0][free], media[1][free]
-    post = np.concatenate((text[0], media[0]))
-    source = np.concatenate((text[1], media[1]))
-    method = np.repeat(np.array([0, 1]), [len(text[0]), len(media[0])])
-    method = np.where(table.forward[post], 2, method)
-    # A forward whose name resolves to a channel no evidence chose carries it by name alone.
-    named, channel = table.named
-    alone = channel != table.channel[named]
-    alone &= ~np.isin(table.pair_key(named, channel), table.pair_key(post, table.channel[source]))
-    return _assemble(table, post, source, method, named[alone], channel[alone])
+    text = _latest_per_channel(table, *_text_candidates(table, near_pairs))
+    media = _latest_per_channel(table, *_media_candidates(table, posts, media_pairs))
+    # A picture alone counts only between posts whose texts do not disagree (one has none).
+    agree = (table.text[media[0]] < 0) | (table.text[media[1]] < 0)
+    named, named_channel = table.named
+    other = named_channel != table.channel[named]
+    sizes = [len(text[0]), int(agree.sum()), int(other.sum())]
+    post = np.concatenate((text[0], media[0][agree], named[other]))
+    source = np.concatenate((text[1], media[1][agree], np.full(sizes[2], -1)))
+    channel = np.concatenate(
+        (table.channel[source[: len(source) - sizes[2]]], named_channel[other])
+    )
+    # Per post and channel: text evidence first, then a picture, then a forward's name alone
+    # (a forward whose name resolves to a channel no evidence chose).  Sorted by mirror
+    # channel, channel and post, which is also the order the carriages are listed in.
+    rank = np.repeat(np.arange(3), sizes)
+    order = np.lexsort((rank, post, channel, table.channel[post]))
+    post, source, channel, rank = post[order], source[order], channel[order], rank[order]
+    first = np.ones(len(post), dtype=bool)
+    first[1:] = (post[1:] != post[:-1]) | (channel[1:] != channel[:-1])
+    post, source, channel, rank = post[first], source[first], channel[first], rank[first]
+    return _assemble(table, post, source, channel, np.where(table.forward[post], 2, rank))
 
 
 class _Table:
@@ -124,10 +128,11 @@ class _Table:
         return post * np.int64(len(self.channel_names) + 1) + channel
 
 
-def _text_candidates(table: _Table, near_pairs: Iterable[tuple[int, int]]) -> tuple[I64, I64]:
+def _text_candidates(table: _Table, near_pairs: Iterable[tuple[int, int]] | I64) -> tuple[I64, I64]:
     """(post, candidate) for near-duplicate pairs (both ways) and for the posts of the same
     text up to each post's date."""
-    near = np.array(list(near_pairs), dtype=np.int64).reshape(-1, 2)
+    listed = near_pairs if isinstance(near_pairs, np.ndarray) else list(near_pairs)
+    near = np.asarray(listed, dtype=np.int64).reshape(-1, 2)
     a, found_a = table.positions(near[:, 0])
     b, found_b = table.positions(near[:, 1])
     keep = found_a & found_b
@@ -239,29 +244,30 @@ def _latest_per_channel(table: _Table, post: I64, earlier: I64) -> tuple[I64, I6
 
 
 def _assemble(
-    table: _Table, post: I64, source: I64, method: I64, named: I64, named_channel: I64
+    table: _Table, post: I64, source: I64, channel: I64, method: I64
 ) -> dict[tuple[str, str], list[Carriage]]:
-    """Carriages grouped by (mirror channel, source channel), in the order of the posts."""
-    none = np.full(len(named), -1, dtype=np.int64)
-    mirror = np.concatenate((post, named))
-    channel = np.concatenate((table.channel[source], named_channel))
-    source_id = np.concatenate((table.ids[source], none))
-    lag = np.concatenate((table.date[post] - table.date[source], none))
-    how = np.concatenate((method, none + 3))  # 2: "forward"
-    matched = np.arange(len(mirror)) < len(post)
-    order = np.lexsort((mirror, channel, table.channel[mirror]))
-    columns = (table.channel[mirror], channel, table.ids[mirror], source_id, lag, how, matched)
+    """Carriages from arrays sorted by (mirror channel, channel, post); `source` -1: none.
+    Converted a chunk at a time, so that the Python values made at once stay few."""
+    matched = source >= 0
+    source_id = np.where(matched, table.ids[source], 0)
+    lag = np.where(matched, table.date[post] - table.date[source], 0)
+    columns = (table.channel[post], channel, table.ids[post], source_id, lag, method, matched)
     names = table.channel_names
-    links: dict[tuple[str, str], list[Carriage]] = defaultdict(list)
-    for m, s, mirror_post, source_post, delay, kind, matched in zip(
-        *(column[order].tolist() for column in columns), strict=True
-    ):
-        links[(names[m], names[s])].append(
-            Carriage(
-                mirror_post,
-                source_post if matched else None,
-                delay if matched else None,
-                _METHODS[kind],
+    links: dict[tuple[str, str], list[Carriage]] = {}
+    carriages: list[Carriage] = []
+    last_m = last_s = -1
+    for lo in range(0, len(post), _CHUNK):
+        chunk = (column[lo : lo + _CHUNK].tolist() for column in columns)
+        for m, s, mirror_post, source_post, delay, how, found in zip(*chunk, strict=True):
+            if m != last_m or s != last_s:
+                carriages = links.setdefault((names[m], names[s]), [])
+                last_m, last_s = m, s
+            carriages.append(
+                Carriage(
+                    mirror_post,
+                    source_post if found else None,
+                    delay if found else None,
+                    _METHODS[how],
+                )
             )
-        )
     return links

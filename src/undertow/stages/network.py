@@ -2,12 +2,14 @@
 
 1. Near-duplicate text: messages after the `network.neardup` watermark are signed and added
    to the MinHash-LSH index kept in `<data dir>/index/neardup/`; their pairs with everything
-   before go to `text_copies` (incremental).
+   before go to `text_copies` (incremental; the index and the watermark are saved together
+   every `SAVE_EVERY` messages).
 2. Mirrors: every message's equivalents in other channels (identical or near-identical
    text, forwards resolved by title at the time, the same or near-identical picture) give
-   carriages; each channel's sources are chosen (`network.mirrors`) and grouped into
-   networks named after their root.  `mirror_pairs` and `networks` are rebuilt each run: a
-   relation is a property of whole timelines, and this pass is linear in the messages.
+   carriages (`network.linking`); each channel's sources are chosen (`network.mirrors`) and
+   grouped into networks named after their root.  `mirror_pairs` and `networks` are rebuilt
+   each run: a relation is a property of whole timelines, and this pass is linear in the
+   messages.
 3. Rebrands: every title change with the content before and after (`network.rebrands`).
 4. Lineages: channels that are one actor over time, with scored, explained links
    (`network.lineages`).
@@ -16,6 +18,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import shutil
 import time
 from collections import defaultdict
@@ -242,11 +245,12 @@ def _mirrors(
                 bool(row.forwarded_from),
             )
         )
-    near = conn.execute(sa.select(schema.text_copies.c.id_a, schema.text_copies.c.id_b)).all()
+    copies = conn.execute(sa.select(schema.text_copies.c.id_a, schema.text_copies.c.id_b))
+    near = np.fromiter(itertools.chain.from_iterable(copies), dtype=np.int64).reshape(-1, 2)
     similar = conn.execute(
         sa.select(schema.media_matches.c.sha256_a, schema.media_matches.c.sha256_b)
     ).all()
-    links = link_posts(posts, [tuple(r) for r in near], [tuple(r) for r in similar])
+    links = link_posts(posts, near, [tuple(r) for r in similar])
     dates = {post.id: post.date for post in posts}
     post_dates: dict[str, list[int]] = defaultdict(list)
     for post in posts:

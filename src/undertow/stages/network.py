@@ -168,9 +168,9 @@ def _pair_new_messages(
         low = int(ids[-1])
         added += len(rows)
         pairs_found += len(pairs)
-        # The index is saved, and the watermark moved, every SAVE_EVERY messages: writing it
-        # after each batch rewrote most messages in ever larger merged runs.  Work after the
-        # last save is redone after a failure; its pairs are upserts.
+        # The index is saved, and the watermark moved, every SAVE_EVERY messages: saved after
+        # each batch, most messages were written twice (their batch's run, then a merged
+        # one).  Work after the last save is redone after a failure; its pairs are upserts.
         due = added - saved >= SAVE_EVERY
         with store.engine.begin() as conn:
             _write_copies(conn, pairs)

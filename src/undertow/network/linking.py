@@ -73,18 +73,16 @@ def link_posts(
     other = named_channel != table.channel[named]
     sizes = [len(text[0]), int(agree.sum()), int(other.sum())]
     post = np.concatenate((text[0], media[0][agree], named[other]))
-    source = np.concatenate((text[1], media[1][agree], np.full(sizes[2], -1)))
-    channel = np.concatenate(
-        (table.channel[source[: len(source) - sizes[2]]], named_channel[other])
-    )
+    matched = np.concatenate((text[1], media[1][agree]))
+    source = np.concatenate((matched, np.full(sizes[2], -1)))
+    channel = np.concatenate((table.channel[matched], named_channel[other]))
     # Per post and channel: text evidence first, then a picture, then a forward's name alone
     # (a forward whose name resolves to a channel no evidence chose).  Sorted by mirror
     # channel, channel and post, which is also the order the carriages are listed in.
     rank = np.repeat(np.arange(3), sizes)
     order = np.lexsort((rank, post, channel, table.channel[post]))
     post, source, channel, rank = post[order], source[order], channel[order], rank[order]
-    first = np.ones(len(post), dtype=bool)
-    first[1:] = (post[1:] != post[:-1]) | (channel[1:] != channel[:-1])
+    first = _run_heads(post, channel)
     post, source, channel, rank = post[first], source[first], channel[first], rank[first]
     return _assemble(table, post, source, channel, np.where(table.forward[post], 2, rank))
 
@@ -124,9 +122,6 @@ class _Table:
         at = np.minimum(np.searchsorted(self.ids, ids, sorter=self._by_id), len(self) - 1)
         return self._by_id[at], self.ids[self._by_id[at]] == ids
 
-    def pair_key(self, post: I64, channel: I64) -> I64:
-        return post * np.int64(len(self.channel_names) + 1) + channel
-
 
 def _text_candidates(table: _Table, near_pairs: Iterable[tuple[int, int]] | I64) -> tuple[I64, I64]:
     """(post, candidate) for near-duplicate pairs (both ways) and for the posts of the same
@@ -140,8 +135,9 @@ def _text_candidates(table: _Table, near_pairs: Iterable[tuple[int, int]] | I64)
     has = np.flatnonzero(table.text >= 0)
     order = has[np.lexsort((table.ids[has], table.date[has], table.text[has]))]
     group = table.text[order]
-    low = _run_starts(group)
-    high = _run_ends(group, table.date[order])
+    # Same-date posts are all "before" one another: the order within a second is unknown.
+    low = _run_starts(_run_heads(group))
+    high = _run_ends(_run_heads(group, table.date[order]))
     post, at = _window(low, high, np.arange(len(order)))
     return np.concatenate((a, b, order[post])), np.concatenate((b, a, order[at]))
 
@@ -179,22 +175,25 @@ def _media_candidates(
     return look[post, 0], owners[at]
 
 
-def _run_starts(group: I64) -> I64:
-    """For each entry of sorted `group`, where its group begins."""
-    starts = np.concatenate(([True], group[1:] != group[:-1])) if len(group) else np.zeros(0, bool)
-    starts_at: I64 = np.maximum.accumulate(np.where(starts, np.arange(len(group)), 0))
-    return starts_at
+def _run_heads(*columns: I64) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Where a run of equal rows (over all `columns`, sorted) begins."""
+    heads = np.zeros(len(columns[0]), dtype=bool)
+    heads[:1] = True
+    for column in columns:
+        heads[1:] |= column[1:] != column[:-1]
+    return heads
 
 
-def _run_ends(group: I64, dates: I64) -> I64:
-    """For each entry, where the entries of its group and date end (same-date posts are all
-    "before" one another, as the order within a second is unknown)."""
-    n = len(group)
-    if not n:
-        return np.zeros(0, np.int64)
-    new = np.concatenate(([True], (group[1:] != group[:-1]) | (dates[1:] != dates[:-1])))
-    starts = np.flatnonzero(new)
-    ends: I64 = np.append(starts[1:], n)[np.cumsum(new) - 1]
+def _run_starts(heads: np.ndarray[Any, np.dtype[np.bool_]]) -> I64:
+    """For each row, where its run begins."""
+    starts: I64 = np.maximum.accumulate(np.where(heads, np.arange(len(heads)), 0))
+    return starts
+
+
+def _run_ends(heads: np.ndarray[Any, np.dtype[np.bool_]]) -> I64:
+    """For each row, where its run ends."""
+    starts = np.flatnonzero(heads)
+    ends: I64 = np.append(starts[1:], len(heads))[np.cumsum(heads) - 1]
     return ends
 
 
@@ -228,10 +227,10 @@ def _latest_per_channel(table: _Table, post: I64, earlier: I64) -> tuple[I64, I6
     post, earlier = post[keep], earlier[keep]
     order = np.lexsort((table.ids[earlier], table.date[earlier], post))
     post, earlier = post[order], earlier[order]
-    fresh = np.concatenate(([True], (post[1:] != post[:-1]) | (earlier[1:] != earlier[:-1])))
-    post, earlier = post[fresh[: len(post)]], earlier[fresh[: len(post)]]
-    low = _run_starts(post)
-    high = _run_ends(post, post)
+    fresh = _run_heads(post, earlier)
+    post, earlier = post[fresh], earlier[fresh]
+    heads = _run_heads(post)
+    low, high = _run_starts(heads), _run_ends(heads)
     rank, size = np.arange(len(post)) - low, high - low
     half = MAX_EQUIVALENTS // 2
     bounded = (size <= MAX_EQUIVALENTS) | (rank < half) | (rank >= size - half)
@@ -239,8 +238,8 @@ def _latest_per_channel(table: _Table, post: I64, earlier: I64) -> tuple[I64, I6
     channel = table.channel[earlier]
     order = np.lexsort((table.ids[earlier], -table.date[earlier], channel, post))
     post, earlier, channel = post[order], earlier[order], channel[order]
-    first = np.concatenate(([True], (post[1:] != post[:-1]) | (channel[1:] != channel[:-1])))
-    return post[first[: len(post)]], earlier[first[: len(post)]]
+    first = _run_heads(post, channel)
+    return post[first], earlier[first]
 
 
 def _assemble(

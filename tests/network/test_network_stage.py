@@ -211,3 +211,34 @@ def test_a_run_that_fails_midway_resumes_from_its_last_save(
 
     clean = run("clean.db", None)
     assert clean and run("failed.db", 5) == clean
+
+
+def test_the_stage_asks_for_small_pages_and_restores_numpy_s_setting(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Huge pages are off while the stage runs (decision 61) and as before afterwards."""
+    import numpy as np
+
+    import undertow.stages.network as stage
+
+    switch = np._core.multiarray._set_madvise_hugepage  # type: ignore[attr-defined]
+    seen: list[bool] = []
+    find_rebrands = stage.find_rebrands
+
+    def spy(conn: Any) -> Any:
+        current = switch(False)  # returns the setting in force, then sets it back below
+        switch(current)
+        seen.append(current)
+        return find_rebrands(conn)
+
+    settings = load_settings(sqlite_url(tmp_path / "u.db"), tmp_path / "data")
+    store = open_store(settings.db_url)
+    monkeypatch.setattr(stage, "find_rebrands", spy)
+    before = switch(True)
+    try:
+        stage.analyse_network(store, settings)
+        assert seen == [False]
+        assert switch(True) is True  # restored to what it was before the stage
+    finally:
+        switch(before)
+        store.close()

@@ -61,9 +61,13 @@ def link_posts(
     posts: Sequence[Post],
     near_pairs: Iterable[tuple[int, int]] | I64 = (),
     media_pairs: Iterable[tuple[str, str]] = (),
+    *,
+    min_posts: int = 1,
 ) -> dict[tuple[str, str], list[Carriage]]:
     """Carriages by (mirror channel, source channel), each list in the order of `posts`;
-    `near_pairs` are pairs of post ids (or an n x 2 array of them)."""
+    `near_pairs` are pairs of post ids (or an n x 2 array of them).  Channel pairs with
+    fewer than `min_posts` carriages are left out: in a larger store, boilerplate links ever
+    more channels by a post or two, evidence of nothing that costs the most to carry on."""
     table = _Table(posts)
     text = _latest_per_channel(table, *_text_candidates(table, near_pairs))
     media = _latest_per_channel(table, *_media_candidates(table, posts, media_pairs))
@@ -84,6 +88,10 @@ def link_posts(
     post, source, channel, rank = post[order], source[order], channel[order], rank[order]
     first = _run_heads(post, channel)
     post, source, channel, rank = post[first], source[first], channel[first], rank[first]
+    if min_posts > 1:
+        heads = _run_heads(table.channel[post], channel)
+        kept = _run_ends(heads) - _run_starts(heads) >= min_posts
+        post, source, channel, rank = post[kept], source[kept], channel[kept], rank[kept]
     return _assemble(table, post, source, channel, np.where(table.forward[post], 2, rank))
 
 

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from undertow.network.lineages import Lineage, find_lineages
 from undertow.network.linking import Post, link_posts
 from undertow.network.minhash import clean_text
-from undertow.network.mirrors import MirrorPair, assign_networks, choose_sources
+from undertow.network.mirrors import MIN_CARRIED, MirrorPair, assign_networks, choose_sources
 from undertow.network.neardup import IndexFormatError, NearDuplicateIndex
 from undertow.network.rebrands import Rebrand, find_rebrands
 from undertow.network.titles import TitleIndex
@@ -276,7 +276,7 @@ def _mirrors(
     similar = conn.execute(
         sa.select(schema.media_matches.c.sha256_a, schema.media_matches.c.sha256_b)
     ).all()
-    links = link_posts(posts, near, [tuple(r) for r in similar])
+    links = link_posts(posts, near, [tuple(r) for r in similar], min_posts=MIN_CARRIED)
     dates = {post.id: post.date for post in posts}
     post_dates: dict[str, list[int]] = defaultdict(list)
     for post in posts:

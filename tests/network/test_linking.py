@@ -80,3 +80,18 @@ def test_no_posts_and_no_evidence_give_no_links() -> None:
     assert link_posts([Post(1, "a", 0), Post(2, "b", 1)], [(1, 2)], [("x", "y")]) == {
         ("b", "a"): [Carriage(2, 1, 1, "copy")]
     }
+
+
+def test_min_posts_drops_channel_pairs_linked_by_fewer_posts() -> None:
+    """A mirror carrying three posts is kept; a channel sharing two of them by chance is not,
+    whichever kind of evidence linked them."""
+    posts = [Post(k, "outlet", 100 * k, f"statement {k}") for k in range(1, 4)]
+    posts += [Post(10 + k, "mirror", 100 * k + 5, f"statement {k}") for k in range(1, 4)]
+    posts += [
+        Post(21, "bystander", 500, "statement 1"),
+        Post(22, "bystander", 510, None, forward_channels=("outlet",), is_forward=True),
+    ]
+    every = link_posts(posts)
+    assert len(every[("mirror", "outlet")]) == 3 and len(every[("bystander", "outlet")]) == 2
+    kept = link_posts(posts, min_posts=3)
+    assert kept == {("mirror", "outlet"): every[("mirror", "outlet")]}

@@ -75,7 +75,7 @@ def _small_pages() -> Iterator[None]:
     """NumPy asks the kernel for 2 MiB pages for its large arrays; where the kernel then
     compacts memory on demand (transparent huge pages set to "madvise"), each fresh array
     waits for it, more the more memory the process holds.  Measured on this stage
-    (bench/network_scale.py): 270 s instead of 286-300 s at 4M messages, 65 s instead of 70 s
+    (bench/network_scale.py): 270 s instead of 286-317 s at 4M messages, 65 s instead of 69-75 s
     at 1M, so it is switched off for the stage and restored after (decision 61)."""
     switch = getattr(np._core.multiarray, "_set_madvise_hugepage", None)  # type: ignore[attr-defined]
     if switch is None:

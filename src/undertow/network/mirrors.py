@@ -15,7 +15,6 @@ from __future__ import annotations
 import statistics
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from undertow.network.linking import Carriage
@@ -175,11 +174,6 @@ def assign_networks(pairs: list[MirrorPair]) -> dict[str, list[str]]:
             if channel not in members:
                 members.append(channel)
     return dict(networks)
-
-
-def _median(values: Iterable[int | None]) -> float | None:
-    known = [v for v in values if v is not None]
-    return statistics.median(known) if known else None
 
 
 def _iqr(values: list[int]) -> float:

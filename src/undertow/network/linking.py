@@ -16,6 +16,7 @@ post a bounded number of candidates: the earliest and the nearest (`MAX_EQUIVALE
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,8 @@ are posted by more channels the larger the store, so this bound keeps each post'
 _ROOM = 2 * MAX_EQUIVALENTS  # read at each end of a group: room for a channel's own repeats
 _METHODS = ("copy", "media", "forward")
 _CHUNK = 1 << 16  # carriages converted to Python objects at once
+_BLOCK = 1 << 16
+"""Posts of mirror channels whose evidence is weighed at once (a bound on the arrays sorted)."""
 
 
 @dataclass(slots=True)
@@ -67,32 +70,44 @@ def link_posts(
     """Carriages by (mirror channel, source channel), each list in the order of `posts`;
     `near_pairs` are pairs of post ids (or an n x 2 array of them).  Channel pairs with
     fewer than `min_posts` carriages are left out: in a larger store, boilerplate links ever
-    more channels by a post or two, evidence of nothing that costs the most to carry on."""
+    more channels by a post or two, evidence of nothing that costs the most to carry on.
+
+    The evidence is prepared for all posts at once (sorted once), then worked out a block of
+    mirror channels at a time (`_BLOCK` posts): every array a block sorts and gathers stays
+    the same size however large the store, so the cost per post does not grow with it."""
     table = _Table(posts)
-    text = _latest_per_channel(table, *_text_candidates(table, near_pairs))
-    media = _latest_per_channel(table, *_media_candidates(table, posts, media_pairs))
-    # A picture alone counts only between posts whose texts do not disagree (one has none).
-    agree = (table.text[media[0]] < 0) | (table.text[media[1]] < 0)
+    blocks = _Blocks(table)
+    text = _TextEvidence(table, near_pairs, blocks)
+    media = _MediaEvidence(table, posts, media_pairs, blocks)
     named, named_channel = table.named
     other = named_channel != table.channel[named]
-    sizes = [len(text[0]), int(agree.sum()), int(other.sum())]
-    post = np.concatenate((text[0], media[0][agree], named[other]))
-    matched = np.concatenate((text[1], media[1][agree]))
-    source = np.concatenate((matched, np.full(sizes[2], -1)))
-    channel = np.concatenate((table.channel[matched], named_channel[other]))
-    # Per post and channel: text evidence first, then a picture, then a forward's name alone
-    # (a forward whose name resolves to a channel no evidence chose).  Sorted by mirror
-    # channel, channel and post, which is also the order the carriages are listed in.
-    rank = np.repeat(np.arange(3), sizes)
-    order = np.lexsort((rank, post, channel, table.channel[post]))
-    post, source, channel, rank = post[order], source[order], channel[order], rank[order]
-    first = _run_heads(post, channel)
-    post, source, channel, rank = post[first], source[first], channel[first], rank[first]
-    if min_posts > 1:
-        heads = _run_heads(table.channel[post], channel)
-        kept = _run_ends(heads) - _run_starts(heads) >= min_posts
-        post, source, channel, rank = post[kept], source[kept], channel[kept], rank[kept]
-    return _assemble(table, post, source, channel, np.where(table.forward[post], 2, rank))
+    named_parts = blocks.split(named[other], named_channel[other])
+    links: dict[tuple[str, str], list[Carriage]] = {}
+    for block in range(blocks.count):
+        text_post, text_match = _latest_per_channel(table, *text.candidates(block))
+        media_post, media_match = _latest_per_channel(table, *media.candidates(block))
+        # A picture alone counts only between posts whose texts do not disagree (one has none).
+        agree = (table.text[media_post] < 0) | (table.text[media_match] < 0)
+        forward_post, forward_channel = named_parts[block]
+        sizes = [len(text_post), int(agree.sum()), len(forward_post)]
+        post = np.concatenate((text_post, media_post[agree], forward_post))
+        matched = np.concatenate((text_match, media_match[agree]))
+        source = np.concatenate((matched, np.full(sizes[2], -1)))
+        channel = np.concatenate((table.channel[matched], forward_channel))
+        # Per post and channel: text evidence first, then a picture, then a forward's name
+        # alone (a forward whose name resolves to a channel no evidence chose).  Sorted by
+        # mirror channel, channel and post, which is also the order the carriages are listed in.
+        rank = np.repeat(np.arange(3), sizes)
+        order = np.lexsort((rank, post, channel, table.channel[post]))
+        post, source, channel, rank = post[order], source[order], channel[order], rank[order]
+        first = _run_heads(post, channel)
+        post, source, channel, rank = post[first], source[first], channel[first], rank[first]
+        if min_posts > 1:
+            heads = _run_heads(table.channel[post], channel)
+            kept = _run_ends(heads) - _run_starts(heads) >= min_posts
+            post, source, channel, rank = post[kept], source[kept], channel[kept], rank[kept]
+        _assemble(links, table, post, source, channel, np.where(table.forward[post], 2, rank))
+    return links
 
 
 class _Table:
@@ -131,56 +146,101 @@ class _Table:
         return self._by_id[at], self.ids[self._by_id[at]] == ids
 
 
-def _text_candidates(table: _Table, near_pairs: Iterable[tuple[int, int]] | I64) -> tuple[I64, I64]:
-    """(post, candidate) for near-duplicate pairs (both ways) and for the posts of the same
-    text up to each post's date."""
-    listed = near_pairs if isinstance(near_pairs, np.ndarray) else list(near_pairs)
-    near = np.asarray(listed, dtype=np.int64).reshape(-1, 2)
-    a, found_a = table.positions(near[:, 0])
-    b, found_b = table.positions(near[:, 1])
-    keep = found_a & found_b
-    a, b = a[keep], b[keep]
-    has = np.flatnonzero(table.text >= 0)
-    order = has[np.lexsort((table.ids[has], table.date[has], table.text[has]))]
-    group = table.text[order]
-    # Same-date posts are all "before" one another: the order within a second is unknown.
-    low = _run_starts(_run_heads(group))
-    high = _run_ends(_run_heads(group, table.date[order]))
-    post, at = _window(low, high, np.arange(len(order)))
-    return np.concatenate((a, b, order[post])), np.concatenate((b, a, order[at]))
+class _Blocks:
+    """Mirror channels in blocks of about `_BLOCK` posts, in channel order (so that blocks
+    list carriages in the order one pass over all of them would)."""
+
+    def __init__(self, table: _Table) -> None:
+        per_channel = np.bincount(table.channel, minlength=len(table.channel_names))
+        of_channel = (np.cumsum(per_channel) - per_channel) // _BLOCK
+        self.of_post = of_channel[table.channel] if len(table) else np.zeros(0, np.int64)
+        self.count = int(self.of_post.max()) + 1 if len(table) else 0
+
+    def split(self, post: I64, *columns: I64) -> list[tuple[I64, ...]]:
+        """`post` and `columns` (rows keyed by post) split by the post's block, each block's
+        rows in their given order: a counting sort, linear in the rows."""
+        block = self.of_post[post]
+        order = np.argsort(block.astype(np.uint16 if self.count <= 1 << 16 else np.int64),
+                           kind="stable")  # fmt: skip
+        bounds = np.concatenate(([0], np.cumsum(np.bincount(block, minlength=self.count))))
+        arranged = [column[order] for column in (post, *columns)]
+        return [tuple(column[lo:hi] for column in arranged)
+                for lo, hi in itertools.pairwise(bounds.tolist())]  # fmt: skip
 
 
-def _media_candidates(
-    table: _Table, posts: Sequence[Post], media_pairs: Iterable[tuple[str, str]]
-) -> tuple[I64, I64]:
-    """(post, candidate) for the posts showing the same or a near-identical picture from
-    `MEDIA_MAX_LAG` before each post to its date."""
-    codes: dict[str, int] = {}
-    shown = np.array([(k, codes.setdefault(sha, len(codes)))
-                      for k, p in enumerate(posts) for sha in p.media], np.int64)  # fmt: skip
-    shown = shown.reshape(-1, 2)
-    similar = np.array([(codes[x], codes[y]) for x, y in media_pairs if x in codes and y in codes],
-                       dtype=np.int64).reshape(-1, 2)  # fmt: skip
-    # Each post looks up its own pictures and those near-identical to them.
-    look = shown
-    if len(similar):
-        both = np.concatenate((similar, similar[:, ::-1]))
-        both = both[np.argsort(both[:, 0], kind="stable")]
-        first = np.searchsorted(both[:, 0], shown[:, 1], side="left")
-        count = np.searchsorted(both[:, 0], shown[:, 1], side="right") - first
-        owner, at = _ranges(first, count)
-        look = np.concatenate((shown, np.stack((shown[owner, 0], both[at, 1]), axis=1)))
-    # Pictures' posts sorted by (picture, date, id); a post's window is found by key.
-    span = np.int64(1) << np.int64(34)
-    base = int(table.date.min()) if len(table) else 0
-    order = np.lexsort((table.ids[shown[:, 0]], table.date[shown[:, 0]], shown[:, 1]))
-    owners = shown[order, 0]
-    keys = shown[order, 1] * span + (table.date[owners] - base)
-    dates = table.date[look[:, 0]] - base
-    high = np.searchsorted(keys, look[:, 1] * span + dates, side="right")
-    low = np.searchsorted(keys, look[:, 1] * span + np.maximum(dates - MEDIA_MAX_LAG, 0))
-    post, at = _window(low, high, np.arange(len(look)))
-    return look[post, 0], owners[at]
+class _TextEvidence:
+    """(post, candidate) pairs for near-duplicate pairs (both ways) and for the posts of the
+    same text up to each post's date, by block."""
+
+    def __init__(
+        self, table: _Table, near_pairs: Iterable[tuple[int, int]] | I64, blocks: _Blocks
+    ) -> None:
+        listed = near_pairs if isinstance(near_pairs, np.ndarray) else list(near_pairs)
+        near = np.asarray(listed, dtype=np.int64).reshape(-1, 2)
+        a, found_a = table.positions(near[:, 0])
+        b, found_b = table.positions(near[:, 1])
+        keep = found_a & found_b
+        a, b = a[keep], b[keep]
+        self._near = blocks.split(np.concatenate((a, b)), np.concatenate((b, a)))
+        has = np.flatnonzero(table.text >= 0)
+        self._order = has[np.lexsort((table.ids[has], table.date[has], table.text[has]))]
+        group = table.text[self._order]
+        # Same-date posts are all "before" one another: the order within a second is unknown.
+        self._low = _run_starts(_run_heads(group))
+        self._high = _run_ends(_run_heads(group, table.date[self._order]))
+        self._at = blocks.split(self._order, np.arange(len(self._order)))
+
+    def candidates(self, block: int) -> tuple[I64, I64]:
+        near_post, near_other = self._near[block]
+        _, at = self._at[block]
+        owner, other = _window(self._low[at], self._high[at], at)
+        order = self._order
+        return np.concatenate((near_post, order[owner])), np.concatenate((near_other, order[other]))
+
+
+class _MediaEvidence:
+    """(post, candidate) pairs for the posts showing the same or a near-identical picture
+    from `MEDIA_MAX_LAG` before each post to its date, by block."""
+
+    def __init__(
+        self,
+        table: _Table,
+        posts: Sequence[Post],
+        media_pairs: Iterable[tuple[str, str]],
+        blocks: _Blocks,
+    ) -> None:
+        codes: dict[str, int] = {}
+        shown = np.array([(k, codes.setdefault(sha, len(codes)))
+                          for k, p in enumerate(posts) for sha in p.media], np.int64)  # fmt: skip
+        shown = shown.reshape(-1, 2)
+        listed = [(codes[x], codes[y]) for x, y in media_pairs if x in codes and y in codes]
+        similar = np.array(listed, dtype=np.int64).reshape(-1, 2)
+        # Each post looks up its own pictures and those near-identical to them.
+        look = shown
+        if len(similar):
+            both = np.concatenate((similar, similar[:, ::-1]))
+            both = both[np.argsort(both[:, 0], kind="stable")]
+            first = np.searchsorted(both[:, 0], shown[:, 1], side="left")
+            count = np.searchsorted(both[:, 0], shown[:, 1], side="right") - first
+            owner, at = _ranges(first, count)
+            look = np.concatenate((shown, np.stack((shown[owner, 0], both[at, 1]), axis=1)))
+        # Pictures' posts sorted by (picture, date, id); a post's window is found by key.
+        self._span = np.int64(1) << np.int64(34)
+        self._base = int(table.date.min()) if len(table) else 0
+        order = np.lexsort((table.ids[shown[:, 0]], table.date[shown[:, 0]], shown[:, 1]))
+        self._owners = shown[order, 0]
+        self._keys = shown[order, 1] * self._span + (table.date[self._owners] - self._base)
+        self._look = blocks.split(look[:, 0], look[:, 1])
+        self._date = table.date
+
+    def candidates(self, block: int) -> tuple[I64, I64]:
+        post, picture = self._look[block]
+        dates = self._date[post] - self._base
+        key = picture * self._span
+        high = np.searchsorted(self._keys, key + dates, side="right")
+        low = np.searchsorted(self._keys, key + np.maximum(dates - MEDIA_MAX_LAG, 0))
+        owner, at = _window(low, high, np.arange(len(post)))
+        return post[owner], self._owners[at]
 
 
 def _run_heads(*columns: I64) -> np.ndarray[Any, np.dtype[np.bool_]]:
@@ -251,16 +311,21 @@ def _latest_per_channel(table: _Table, post: I64, earlier: I64) -> tuple[I64, I6
 
 
 def _assemble(
-    table: _Table, post: I64, source: I64, channel: I64, method: I64
-) -> dict[tuple[str, str], list[Carriage]]:
-    """Carriages from arrays sorted by (mirror channel, channel, post); `source` -1: none.
-    Converted a chunk at a time, so that the Python values made at once stay few."""
+    links: dict[tuple[str, str], list[Carriage]],
+    table: _Table,
+    post: I64,
+    source: I64,
+    channel: I64,
+    method: I64,
+) -> None:
+    """Add to `links` the carriages from arrays sorted by (mirror channel, channel, post);
+    `source` -1: none.  Converted a chunk at a time, so that the Python values made at once
+    stay few."""
     matched = source >= 0
     source_id = np.where(matched, table.ids[source], 0)
     lag = np.where(matched, table.date[post] - table.date[source], 0)
     columns = (table.channel[post], channel, table.ids[post], source_id, lag, method, matched)
     names = table.channel_names
-    links: dict[tuple[str, str], list[Carriage]] = {}
     carriages: list[Carriage] = []
     last_m = last_s = -1
     for lo in range(0, len(post), _CHUNK):
@@ -277,4 +342,3 @@ def _assemble(
                     _METHODS[how],
                 )
             )
-    return links

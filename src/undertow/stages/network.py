@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import sqlalchemy as sa
 
+from undertow.gcpause import collector_paused
 from undertow.network.lineages import Lineage, find_lineages
 from undertow.network.linking import Post, link_posts
 from undertow.network.minhash import clean_text
@@ -66,7 +67,10 @@ class NetworkReport:
 def analyse_network(
     store: Store, settings: Settings, *, progress: Callable[[int], None] | None = None
 ) -> NetworkReport:
-    with _small_pages():
+    # Millions of posts, carriages and dictionary entries live through the mirror step and
+    # form no cycles: the cyclic collector would walk them all again and again as they pile
+    # up (decision 63).
+    with _small_pages(), collector_paused():
         return _analyse(store, settings, progress)
 
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
+import pytest
+
+from undertow.network import linking
 from undertow.network.linking import MAX_EQUIVALENTS, MEDIA_MAX_LAG, Carriage, Post, link_posts
 
 HOUR = 3_600
@@ -95,3 +100,58 @@ def test_min_posts_drops_channel_pairs_linked_by_fewer_posts() -> None:
     assert len(every[("mirror", "outlet")]) == 3 and len(every[("bystander", "outlet")]) == 2
     kept = link_posts(posts, min_posts=3)
     assert kept == {("mirror", "outlet"): every[("mirror", "outlet")]}
+
+
+def _random_world(seed: int, scale: int = 1) -> tuple[list[Post], list[tuple[int, int]]]:
+    """Posts of 12 channels sharing texts, pictures and forwards at random, with near pairs."""
+    rng = random.Random(seed)
+    posts = [
+        Post(
+            scale * k + 7,
+            f"channel-{rng.randrange(12)}",
+            rng.randrange(0, 40 * HOUR, 600),
+            rng.choice([None, *[f"text {t}" for t in range(15)]]),
+            tuple(rng.sample(["sha-a", "sha-b", "sha-c", "sha-d"], rng.randrange(2))),
+            (f"channel-{rng.randrange(14)}",) if rng.random() < 0.1 else (),
+            rng.random() < 0.15,
+        )
+        for k in range(400)
+    ]
+    near = [(rng.choice(posts).id, rng.choice(posts).id) for _ in range(300)]
+    return posts, near
+
+
+def test_blocks_of_mirror_channels_give_the_same_links_as_one_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Carriages are weighed a block of mirror channels at a time; how the channels are cut
+    into blocks changes nothing, not even the order of the links."""
+    for seed in range(5):
+        posts, near = _random_world(seed)
+        similar = [("sha-a", "sha-b")]
+        whole = link_posts(posts, near, similar, min_posts=2)
+        assert whole
+        monkeypatch.setattr(linking, "_BLOCK", 7)
+        assert list(link_posts(posts, near, similar, min_posts=2).items()) == list(whole.items())
+        monkeypatch.undo()
+
+
+def test_ids_spread_thinly_are_found_as_well_as_consecutive_ones() -> None:
+    """Positions come from a direct map for nearly consecutive ids and from a binary search
+    otherwise: both give the same carriages."""
+    dense, dense_near = _random_world(1)
+    spread, spread_near = _random_world(1, scale=1_000_003)
+    to_spread = {a.id: b.id for a, b in zip(dense, spread, strict=True)}
+    expected = {
+        key: [
+            Carriage(
+                to_spread[c.mirror_post],
+                None if c.source_post is None else to_spread[c.source_post],
+                c.lag,
+                c.method,
+            )
+            for c in carriages
+        ]
+        for key, carriages in link_posts(dense, dense_near).items()
+    }
+    assert link_posts(spread, spread_near) == expected

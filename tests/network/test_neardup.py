@@ -184,6 +184,25 @@ def test_incremental_adds_give_the_same_pairs_as_one_batch(world: dict[str, Any]
     assert (whole == incremental).all()
 
 
+def test_a_reserved_index_gives_the_same_pairs_without_growing(world: dict[str, Any]) -> None:
+    """A bulk load sizes the index once (decision 64): same pairs, and no array regrown
+    while the load stays within what was reserved."""
+    texts = world["texts"][:2000]
+    ids = np.arange(len(texts))
+    plain, reserved = NearDuplicateIndex(), NearDuplicateIndex()
+    first = reserved.add_and_pair(ids[:100], reserved.signatures(texts[:100]))
+    assert (first == plain.add_and_pair(ids[:100], plain.signatures(texts[:100]))).all()
+    reserved.reserve(len(texts) - 100)
+    table = reserved._table
+    sizes = (len(reserved._all.ids), len(table._keys), len(table._row))
+    sigs = plain.signatures(texts)
+    for lo in range(100, len(texts), 450):
+        hi = min(lo + 450, len(texts))
+        expected = plain.add_and_pair(ids[lo:hi], sigs.take(slice(lo, hi)))
+        assert (reserved.add_and_pair(ids[lo:hi], sigs.take(slice(lo, hi))) == expected).all()
+    assert sizes == (len(reserved._all.ids), len(table._keys), len(table._row))
+
+
 def test_save_and_load_give_the_same_pairs(tmp_path: Path, world: dict[str, Any]) -> None:
     texts = world["texts"][:1500]
     ids = np.arange(len(texts))

@@ -40,6 +40,14 @@ class BandTable:
         arrays = (self._keys, self._head, self._tail, self._count, self._row, self._next)
         return sum(array.nbytes for array in arrays)
 
+    def reserve(self, entries: int, keys: int) -> None:
+        """Make room for `entries` more entries holding about `keys` more distinct keys, so
+        that a load of known size is added without the doublings (each allocates fresh
+        memory, copies everything and re-places every key)."""
+        self._reserve_entries(entries, exact=True)
+        if self._used + keys > len(self._keys) // 2:
+            self._grow(self._used + keys)
+
     def add(self, keys: U64, rows: U32) -> None:
         """Add (key, row) pairs sorted by key, rows ascending within a key (an `LshSegment`'s
         order), all rows newer than any already here."""
@@ -142,11 +150,11 @@ class BandTable:
         slot, _ = self._claim(keys)
         self._head[slot], self._tail[slot], self._count[slot] = head, tail, count
 
-    def _reserve_entries(self, more: int) -> None:
+    def _reserve_entries(self, more: int, *, exact: bool = False) -> None:
         needed = self._entries + more
         if needed <= len(self._row):
             return
-        capacity = max(needed, 2 * len(self._row))
+        capacity = needed if exact else max(needed, 2 * len(self._row))
         for name in ("_row", "_next"):
             grown = np.zeros(capacity, dtype=np.uint32)
             grown[: self._entries] = getattr(self, name)[: self._entries]

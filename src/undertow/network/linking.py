@@ -133,7 +133,15 @@ class _Table:
         pairs = np.array(named, dtype=np.int64).reshape(-1, 2)
         self.named = pairs[:, 0], pairs[:, 1]
         self.channel_names = list(channels)
-        self._by_id = np.argsort(self.ids, kind="stable")
+        # Ids are message ids, nearly consecutive: a direct map from id to position costs one
+        # read per lookup; ids spread thinly fall back to a binary search.
+        self._low = int(self.ids.min()) if n else 0
+        span = int(self.ids.max()) - self._low + 1 if n else 0
+        self._where: I64 | None = None
+        if span <= 4 * n:
+            self._where = np.full(span, -1, dtype=np.int64)
+            self._where[(self.ids - self._low)[::-1]] = np.arange(n - 1, -1, -1)  # first wins
+        self._by_id = np.argsort(self.ids, kind="stable") if self._where is None else None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -142,6 +150,13 @@ class _Table:
         """Position of each id among the posts, and whether it is one of them."""
         if not len(self):
             return np.zeros(len(ids), np.int64), np.zeros(len(ids), bool)
+        if self._where is not None:
+            offset = ids - self._low
+            inside = (offset >= 0) & (offset < len(self._where))
+            at = self._where[np.where(inside, offset, 0)]
+            found = inside & (at >= 0)
+            return np.where(found, at, 0), found
+        assert self._by_id is not None
         at = np.minimum(np.searchsorted(self.ids, ids, sorter=self._by_id), len(self) - 1)
         return self._by_id[at], self.ids[self._by_id[at]] == ids
 

@@ -123,6 +123,18 @@ class NearDuplicateIndex:
         arrays = sum(int(getattr(self._all, f).nbytes) for f in ARRAYS)
         return int(stored) + arrays + self._table.nbytes
 
+    def reserve(self, messages: int) -> None:
+        """Make room for about `messages` more messages (a bulk load of known size): the
+        arrays of all messages and the band table are sized once instead of doubling as they
+        fill.  Half their band keys are taken to be new (measured on the simulator: 55 %);
+        where more are, the table still doubles when it must."""
+        if messages <= 0:
+            return
+        keys = messages * self.params.bands
+        self._table.reserve(keys, keys // 2)
+        self._grow_all(self._count + messages)
+        self._reslice()
+
     def signatures(self, texts: Sequence[str]) -> Signatures:
         return self.hasher.signatures(texts)
 
@@ -285,20 +297,21 @@ class NearDuplicateIndex:
         """Append the segment's ids, values and sizes to the arrays of all messages (their
         capacity doubles, so each message is copied O(1) times on average)."""
         n, new = self._count, len(segment)
-        arrays: dict[str, np.ndarray[Any, Any]] = {
-            "ids": segment.ids,
-            "values": segment.values,
-            "sizes": segment.sizes,
-        }
         if n + new > len(self._all.ids):
-            capacity = max(n + new, 2 * len(self._all.ids), 1024)
-            for name, part in arrays.items():
-                grown = np.zeros((capacity, *part.shape[1:]), dtype=part.dtype)
-                grown[:n] = getattr(self._all, name)[:n]
-                setattr(self._all, name, grown)
-        for name, part in arrays.items():
-            getattr(self._all, name)[n : n + new] = part
+            self._grow_all(max(n + new, 2 * len(self._all.ids), 1024))
+        for name in ("ids", "values", "sizes"):
+            getattr(self._all, name)[n : n + new] = getattr(segment, name)
         self._count = n + new
+
+    def _grow_all(self, capacity: int) -> None:
+        """Give the arrays of all messages room for `capacity` messages."""
+        if capacity <= len(self._all.ids):
+            return
+        for name in ("ids", "values", "sizes"):
+            old = getattr(self._all, name)
+            grown = np.zeros((capacity, *old.shape[1:]), dtype=old.dtype)
+            grown[: self._count] = old[: self._count]
+            setattr(self._all, name, grown)
 
     def _reslice(self) -> None:
         """Point each saved run's ids, values and sizes at the arrays of all messages."""

@@ -46,6 +46,7 @@ def run(scale: int) -> dict[str, Any]:
         store = open_store(settings.db_url)
         with store.engine.begin() as conn:
             conn.execute(schema.text_copies.delete())
+            conn.execute(schema.text_keys.delete())
             set_watermark(conn, NEARDUP_STAGE, 0)
         shutil.rmtree(data / "index", ignore_errors=True)
     else:

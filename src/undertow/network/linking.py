@@ -43,7 +43,7 @@ class Post:
     id: int
     channel_id: str
     date: int
-    text_key: str | None = None
+    text_key: int | str | None = None  # equal for identical texts (after normalisation)
     media: tuple[str, ...] = ()
     forward_channels: tuple[str, ...] = ()  # channels its forward name resolves to
     is_forward: bool = False
@@ -115,7 +115,7 @@ class _Table:
 
     def __init__(self, posts: Sequence[Post]) -> None:
         channels: dict[str, int] = {}
-        texts: dict[str, int] = {}
+        texts: dict[int | str, int] = {}
         n = len(posts)
         self.ids = np.fromiter((p.id for p in posts), dtype=np.int64, count=n)
         self.date = np.fromiter((p.date for p in posts), dtype=np.int64, count=n)

@@ -56,19 +56,22 @@ def clean_text(raw: str, max_chars: int = 20_000) -> str:
     return _NOT_WORD.sub(" ", text).strip()
 
 
-def signed_text(raw: str, max_chars: int = 20_000, min_chars: int = 30) -> str:
+def signed_text(
+    raw: str, max_chars: int = 20_000, min_chars: int = 30, cleaned: str | None = None
+) -> str:
     """The clean text a signature is built from: `clean_text`, except that a truncated copy
     (a line cut by an ellipsis) is signed by the cut line up to the ellipsis, the part of the
     original it kept.  Signature lines, hashtags or a sentence a re-poster puts around the cut
     text would otherwise outweigh it in a short post, and no similarity threshold could tell
     the copy from chance (see docs/decisions.md).  A kept part under `min_chars` clean
-    characters is no evidence; the whole text is signed then."""
+    characters is no evidence; the whole text is signed then.  `cleaned`: `clean_text(raw,
+    max_chars)` where the caller has it already."""
     raw = raw[:max_chars]
     if "..." in raw or "\u2026" in raw:
         head = _cut_line(raw)
         if head is not None and len(head := clean_text(head)) >= min_chars:
             return head
-    return clean_text(raw, max_chars)
+    return clean_text(raw, max_chars) if cleaned is None else cleaned
 
 
 def _cut_line(raw: str) -> str | None:
@@ -174,8 +177,9 @@ class MinHasher:
             f"s{self.seed}:min{self.min_chars}:max{self.max_chars}"
         )
 
-    def clean(self, text: str) -> str:
-        return signed_text(text, self.max_chars, self.min_chars)
+    def clean(self, text: str, cleaned: str | None = None) -> str:
+        """The form of `text` that is signed (`signed_text`)."""
+        return signed_text(text, self.max_chars, self.min_chars, cleaned)
 
     def signatures(self, texts: Sequence[str]) -> Signatures:
         """Signatures of `texts`; texts shorter than `min_chars` once cleaned get none

@@ -2,8 +2,9 @@
 
 1. Near-duplicate text: messages after the `network.neardup` watermark are signed and added
    to the MinHash-LSH index kept in `<data dir>/index/neardup/`; their pairs with everything
-   before go to `text_copies` (incremental; the index and the watermark are saved together
-   every `SAVE_EVERY` messages).
+   before go to `text_copies`, and the hash of each one's cleaned text to `text_keys`
+   (incremental; the index and the watermark are saved together every `SAVE_EVERY`
+   messages).
 2. Mirrors: every message's equivalents in other channels (identical or near-identical
    text, forwards resolved by title at the time, the same or near-identical picture) give
    carriages (`network.linking`); each channel's sources are chosen (`network.mirrors`) and
@@ -18,13 +19,13 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import shutil
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from hashlib import blake2b
 from pathlib import Path
 
 import numpy as np
@@ -196,7 +197,12 @@ def _pair_new_messages(
         if not rows:
             break
         ids = np.array([row.id for row in rows], dtype=np.int64)
-        pairs = index.add_and_pair(ids, index.signatures([row.text or "" for row in rows]))
+        texts = [row.text or "" for row in rows]
+        # Cleaned once: for the signature and for the text key the mirror step compares.
+        hasher = index.hasher
+        cleaned = [clean_text(text, hasher.max_chars) for text in texts]
+        signed = [hasher.clean(text, clean) for text, clean in zip(texts, cleaned, strict=True)]
+        pairs = index.add_and_pair(ids, hasher.signatures_of_clean(signed))
         low = int(ids[-1])
         added += len(rows)
         pairs_found += len(pairs)
@@ -206,6 +212,7 @@ def _pair_new_messages(
         due = added - saved >= SAVE_EVERY
         with store.engine.begin() as conn:
             _write_copies(conn, pairs)
+            _write_keys(conn, ids, cleaned)
             if due:
                 index.save(folder)
                 set_watermark(conn, NEARDUP_STAGE, low)
@@ -235,11 +242,25 @@ def _write_copies(conn: sa.Connection, pairs: np.ndarray) -> None:
     BulkStatement(conn, "text_copies", build, ("id_a", "id_b", "similarity")).run(rows)
 
 
-def _text_key(text: str) -> str | None:
-    cleaned = clean_text(text)
-    if len(cleaned) < MIN_KEY_CHARS:
-        return None
-    return hashlib.blake2b(cleaned.encode(), digest_size=12).hexdigest()
+def _write_keys(conn: sa.Connection, ids: np.ndarray, cleaned: list[str]) -> None:
+    """Text keys of messages whose cleaned text is long enough to be evidence: the first 64
+    bits of its BLAKE2b (two different texts share one with a chance of n^2 / 2^65)."""
+    rows = [
+        (
+            message_id,
+            int.from_bytes(blake2b(text.encode(), digest_size=8).digest(), "little", signed=True),
+        )
+        for message_id, text in zip(ids.tolist(), cleaned, strict=True)
+        if len(text) >= MIN_KEY_CHARS
+    ]
+
+    def build() -> sa.Insert:
+        insert = dialect_insert(conn.dialect.name, schema.text_keys)
+        return insert.on_conflict_do_update(  # type: ignore[no-any-return]
+            index_elements=["id"], set_={"text_key": insert.excluded.text_key}
+        )
+
+    BulkStatement(conn, "text_keys", build, ("id", "text_key")).run(rows)
 
 
 def _mirrors(
@@ -254,8 +275,12 @@ def _mirrors(
         media[(channel_id, message_id)].append(sha)
     posts: list[Post] = []
     resolved: dict[tuple[str, int], tuple[str, ...]] = {}
+    keys = schema.text_keys
     for row in conn.execute(
-        sa.select(m.c.id, m.c.channel_id, m.c.message_id, m.c.date, m.c.text, m.c.forwarded_from)
+        sa.select(
+            m.c.id, m.c.channel_id, m.c.message_id, m.c.date, m.c.forwarded_from, keys.c.text_key
+        )
+        .select_from(m.outerjoin(keys, keys.c.id == m.c.id))
         .where(m.c.kind == "message")
         .order_by(m.c.id)
     ):
@@ -271,7 +296,7 @@ def _mirrors(
                 row.id,
                 row.channel_id,
                 row.date,
-                _text_key(row.text or ""),
+                row.text_key,
                 tuple(media.get((row.channel_id, row.message_id), ())),
                 forward,
                 bool(row.forwarded_from),

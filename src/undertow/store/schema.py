@@ -327,6 +327,21 @@ text_copies = sa.Table(
 )
 sa.Index("ix_text_copies_b", text_copies.c.id_b)
 
+text_keys = sa.Table(
+    "text_keys",
+    metadata,
+    # A message's cleaned text, hashed to 64 bits when long enough to be evidence: equal keys,
+    # identical texts.  Written with the message's signature (the near-duplicate step), so
+    # the mirror step neither reads nor cleans any text.
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("text_key", sa.BigInteger, nullable=False),
+)
+
 mirror_pairs = sa.Table(
     "mirror_pairs",
     metadata,

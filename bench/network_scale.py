@@ -58,8 +58,10 @@ def run(scale: int) -> dict[str, Any]:
         ingest_s = round(time.perf_counter() - began, 1)
         (data / "ingested").touch()
     began, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+    read_before = _read_bytes()
     report = analyse_network(store, settings)
     network_s, after = time.perf_counter() - began, resource.getrusage(resource.RUSAGE_SELF)
+    read_mb = round((_read_bytes() - read_before) / 2**20)
     user_s, system_s = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
     with store.engine.connect() as conn:
         messages = conn.execute(sa.select(sa.func.count()).select_from(schema.messages)).scalar()
@@ -73,6 +75,8 @@ def run(scale: int) -> dict[str, Any]:
         "network_user_s": round(user_s, 1),
         "network_system_s": round(system_s, 1),  # the kernel: page faults, zeroing memory
         "page_faults": after.ru_minflt - before.ru_minflt,
+        # Read from the disk, not the page cache: the store and index files evicted meanwhile.
+        "disk_read_mb": read_mb,
         "network_messages_per_s": round((messages or 0) / network_s),
         "text_pairs": report.text_pairs,
         "mirror_pairs": report.mirror_pairs,
@@ -82,6 +86,16 @@ def run(scale: int) -> dict[str, Any]:
         "seconds_by_step": report.seconds,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
     }
+
+
+def _read_bytes() -> int:
+    """Bytes this process has had read from storage (Linux; 0 elsewhere)."""
+    try:
+        with open("/proc/self/io") as io:
+            fields = dict(line.split(": ") for line in io.read().splitlines())
+    except OSError:
+        return 0
+    return int(fields.get("read_bytes", 0))
 
 
 def in_fresh_process(scale: int) -> dict[str, Any]:

@@ -27,7 +27,8 @@ import sqlalchemy as sa
 from undertow.ingest import ingest_paths
 from undertow.settings import load_settings, sqlite_url
 from undertow.simulate import simulate_world
-from undertow.stages.network import NEARDUP_STAGE, analyse_network
+from undertow.stages.neardup import NEARDUP_STAGE
+from undertow.stages.network import analyse_network
 from undertow.stages.watermarks import set_watermark
 from undertow.store import open_store, schema
 

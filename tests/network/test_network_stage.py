@@ -130,9 +130,10 @@ def test_a_bulk_load_rebuilds_the_reverse_pair_index_and_later_runs_add_to_it(
     import sqlalchemy as sa
 
     import undertow.stages.network as stage
+    from undertow.stages import neardup
     from undertow.store import schema
 
-    monkeypatch.setattr(stage, "BULK_FLOOR", 1)
+    monkeypatch.setattr(neardup, "BULK_FLOOR", 1)
     simulate_world(tmp_path / "world", seed=8, scale=1)
     folders = sorted((tmp_path / "world" / "exports").iterdir())
     first, rest = folders[: len(folders) * 2 // 3], folders[len(folders) * 2 // 3 :]
@@ -177,10 +178,11 @@ def test_a_run_that_fails_midway_resumes_from_its_last_save(
     import sqlalchemy as sa
 
     import undertow.stages.network as stage
+    from undertow.stages import neardup
     from undertow.store import schema
 
-    monkeypatch.setattr(stage, "BATCH", 100)
-    monkeypatch.setattr(stage, "SAVE_EVERY", 300)
+    monkeypatch.setattr(neardup, "BATCH", 100)
+    monkeypatch.setattr(neardup, "SAVE_EVERY", 300)
     simulate_world(tmp_path / "world", seed=21, scale=1)
 
     def run(db: str, fail_at: int | None) -> set[tuple[int, int]]:
@@ -189,7 +191,7 @@ def test_a_run_that_fails_midway_resumes_from_its_last_save(
         ingest_paths(store, settings, [tmp_path / "world" / "exports"])
         if fail_at is not None:
             calls = 0
-            write = stage._write_copies
+            write = neardup._write_copies
 
             def failing(conn: sa.Connection, pairs: Any) -> None:
                 nonlocal calls
@@ -198,10 +200,10 @@ def test_a_run_that_fails_midway_resumes_from_its_last_save(
                     raise RuntimeError("disk full")
                 write(conn, pairs)
 
-            monkeypatch.setattr(stage, "_write_copies", failing)
+            monkeypatch.setattr(neardup, "_write_copies", failing)
             with pytest.raises(RuntimeError, match="disk full"):
                 stage.analyse_network(store, settings)
-            monkeypatch.setattr(stage, "_write_copies", write)
+            monkeypatch.setattr(neardup, "_write_copies", write)
         stage.analyse_network(store, settings)
         with store.engine.connect() as conn:
             found = conn.execute(sa.select(schema.text_copies.c.id_a, schema.text_copies.c.id_b))

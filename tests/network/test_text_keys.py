@@ -13,7 +13,8 @@ from undertow.ingest import ingest_paths
 from undertow.network.minhash import clean_text
 from undertow.settings import load_settings, sqlite_url
 from undertow.simulate import simulate_world
-from undertow.stages.network import MIN_KEY_CHARS, NEARDUP_STAGE, analyse_network
+from undertow.stages.neardup import MIN_KEY_CHARS, NEARDUP_STAGE
+from undertow.stages.network import analyse_network
 from undertow.stages.watermarks import get_watermark, set_watermark
 from undertow.store import open_store, schema
 from undertow.store.database import alembic_config

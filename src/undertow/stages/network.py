@@ -3,8 +3,7 @@
 1. Near-duplicate text: messages after the `network.neardup` watermark are signed and added
    to the MinHash-LSH index kept in `<data dir>/index/neardup/`; their pairs with everything
    before go to `text_copies`, and the hash of each one's cleaned text to `text_keys`
-   (incremental; the index and the watermark are saved together every `SAVE_EVERY`
-   messages).
+   (incremental: `stages/neardup.py`).
 2. Mirrors: every message's equivalents in other channels (identical or near-identical
    text, forwards resolved by title at the time, the same or near-identical picture) give
    carriages (`network.linking`); each channel's sources are chosen (`network.mirrors`) and
@@ -20,13 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import shutil
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from hashlib import blake2b
-from pathlib import Path
 
 import numpy as np
 import sqlalchemy as sa
@@ -34,23 +30,13 @@ import sqlalchemy as sa
 from undertow.gcpause import collector_paused
 from undertow.network.lineages import Lineage, find_lineages
 from undertow.network.linking import Post, link_posts
-from undertow.network.minhash import clean_text
 from undertow.network.mirrors import MIN_CARRIED, MirrorPair, assign_networks, choose_sources
-from undertow.network.neardup import IndexFormatError, NearDuplicateIndex
 from undertow.network.rebrands import Rebrand, find_rebrands
 from undertow.network.titles import TitleIndex
 from undertow.settings import Settings
-from undertow.stages.watermarks import get_watermark, set_watermark
+from undertow.stages.neardup import near_duplicates
 from undertow.store import Store, schema
-from undertow.store.bulk import BulkStatement, dialect_insert
 
-NEARDUP_STAGE = "network.neardup"
-BATCH = 20_000
-SAVE_EVERY = 8 * BATCH
-BULK_FLOOR = 100_000
-"""New messages at least this many, and as many as are indexed, are loaded in bulk."""
-MIN_SIMILARITY = 0.6
-MIN_KEY_CHARS = 20
 REBRAND_LEAD = 7 * 86_400
 
 
@@ -105,7 +91,7 @@ def _analyse(
         report.seconds[name] = round(now - began, 2)
         began = now
 
-    report.new_messages, report.text_pairs = _near_duplicates(store, settings, progress)
+    report.new_messages, report.text_pairs = near_duplicates(store, settings, progress)
     lap("near_duplicates")
     with store.engine.begin() as conn:
         rebrands = find_rebrands(conn)
@@ -136,131 +122,6 @@ def _analyse(
                 ],
             )
     return report
-
-
-def _index_folder(settings: Settings) -> Path:
-    return settings.data_dir / "index" / "neardup"
-
-
-def _near_duplicates(
-    store: Store, settings: Settings, progress: Callable[[int], None] | None
-) -> tuple[int, int]:
-    folder = _index_folder(settings)
-    with store.engine.connect() as conn:
-        low = get_watermark(conn, NEARDUP_STAGE)
-    index = NearDuplicateIndex()
-    if low and (folder / "neardup.json").exists():
-        try:
-            index = NearDuplicateIndex.load(folder, expect=index.params)
-        except IndexFormatError:
-            low = 0  # rebuild from scratch: the pairs are upserts, nothing is lost
-    elif folder.exists():
-        shutil.rmtree(folder)
-        low = 0
-    m = schema.messages
-    with store.engine.connect() as conn:
-        backlog = (conn.execute(sa.select(sa.func.max(m.c.id))).scalar() or 0) - low
-    # Pairs point back to early messages at random, so inserting them one by one into the
-    # index on `id_b` touches pages all over it: once it outgrows the database's cache, that
-    # costs more per pair the larger the store.  A load at least as large as what is indexed
-    # drops it and builds it once, sorted, at the end (also after a failure: nothing waits).
-    reverse = next(i for i in schema.text_copies.indexes if i.name == "ix_text_copies_b")
-    if backlog >= max(BULK_FLOOR, len(index)):
-        with store.engine.begin() as conn:
-            reverse.drop(conn, checkfirst=True)
-        # Sized once for the whole load rather than doubling as it fills (decision 64).
-        index.reserve(backlog)
-    try:
-        return _pair_new_messages(store, index, folder, low, progress)
-    finally:
-        with store.engine.begin() as conn:
-            reverse.create(conn, checkfirst=True)
-
-
-def _pair_new_messages(
-    store: Store,
-    index: NearDuplicateIndex,
-    folder: Path,
-    low: int,
-    progress: Callable[[int], None] | None,
-) -> tuple[int, int]:
-    m = schema.messages
-    added = pairs_found = saved = 0
-    while True:
-        with store.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(m.c.id, m.c.text)
-                .where(m.c.id > low, m.c.kind == "message")
-                .order_by(m.c.id)
-                .limit(BATCH)
-            ).all()
-        if not rows:
-            break
-        ids = np.array([row.id for row in rows], dtype=np.int64)
-        texts = [row.text or "" for row in rows]
-        # Cleaned once: for the signature and for the text key the mirror step compares.
-        hasher = index.hasher
-        cleaned = [clean_text(text, hasher.max_chars) for text in texts]
-        signed = [hasher.clean(text, clean) for text, clean in zip(texts, cleaned, strict=True)]
-        pairs = index.add_and_pair(ids, hasher.signatures_of_clean(signed))
-        low = int(ids[-1])
-        added += len(rows)
-        pairs_found += len(pairs)
-        # The index is saved, and the watermark moved, every SAVE_EVERY messages: saved after
-        # each batch, most messages were written twice (their batch's run, then a merged
-        # one).  Work after the last save is redone after a failure; its pairs are upserts.
-        due = added - saved >= SAVE_EVERY
-        with store.engine.begin() as conn:
-            _write_copies(conn, pairs)
-            _write_keys(conn, ids, cleaned)
-            if due:
-                index.save(folder)
-                set_watermark(conn, NEARDUP_STAGE, low)
-        if due:
-            saved = added
-        if progress is not None:
-            progress(len(rows))
-    if added > saved:
-        with store.engine.begin() as conn:
-            index.save(folder)
-            set_watermark(conn, NEARDUP_STAGE, low)
-    return added, pairs_found
-
-
-def _write_copies(conn: sa.Connection, pairs: np.ndarray) -> None:
-    if not len(pairs):
-        return
-
-    def build() -> sa.Insert:
-        insert = dialect_insert(conn.dialect.name, schema.text_copies)
-        return insert.on_conflict_do_nothing(index_elements=["id_a", "id_b"])  # type: ignore[no-any-return]
-
-    rows = [
-        (int(new), int(old), round(float(max(jaccard, containment)), 4))
-        for new, old, jaccard, containment in pairs.tolist()
-    ]
-    BulkStatement(conn, "text_copies", build, ("id_a", "id_b", "similarity")).run(rows)
-
-
-def _write_keys(conn: sa.Connection, ids: np.ndarray, cleaned: list[str]) -> None:
-    """Text keys of messages whose cleaned text is long enough to be evidence: the first 64
-    bits of its BLAKE2b (two different texts share one with a chance of n^2 / 2^65)."""
-    rows = [
-        (
-            message_id,
-            int.from_bytes(blake2b(text.encode(), digest_size=8).digest(), "little", signed=True),
-        )
-        for message_id, text in zip(ids.tolist(), cleaned, strict=True)
-        if len(text) >= MIN_KEY_CHARS
-    ]
-
-    def build() -> sa.Insert:
-        insert = dialect_insert(conn.dialect.name, schema.text_keys)
-        return insert.on_conflict_do_update(  # type: ignore[no-any-return]
-            index_elements=["id"], set_={"text_key": insert.excluded.text_key}
-        )
-
-    BulkStatement(conn, "text_keys", build, ("id", "text_key")).run(rows)
 
 
 def _mirrors(

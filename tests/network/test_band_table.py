@@ -12,7 +12,7 @@ from undertow.network.band_table import BandTable
 
 def test_lookups_match_a_dictionary_across_growth() -> None:
     rng = np.random.default_rng(3)
-    table, reference = BandTable(), defaultdict(list)
+    table, reference = BandTable(max_rows=4), defaultdict(list)
     row = 0
     for size in (10, 5000, 70_000, 3):  # 70,000 distinct keys force the table to double
         keys = rng.integers(0, 40_000, size).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
@@ -25,7 +25,7 @@ def test_lookups_match_a_dictionary_across_growth() -> None:
         row += size
     probe = np.unique(np.concatenate([rng.choice(list(reference), 500).astype(np.uint64),
                                       np.array([0, 7, 11], dtype=np.uint64)]))  # fmt: skip
-    which, rows = table.lookup(probe, max_rows=4)
+    which, rows = table.lookup(probe)
     got: dict[int, list[int]] = defaultdict(list)
     for index, value in zip(which.tolist(), rows.tolist(), strict=True):
         got[int(probe[index])].append(value)

@@ -108,7 +108,7 @@ class NearDuplicateIndex:
         # Saved runs (sorted band keys per segment); their ids, values and sizes are views of
         # the arrays of all messages below, which verification gathers from.
         self._segments: list[LshSegment] = []
-        self._table = BandTable()
+        self._table = BandTable(max_bucket)
         self._count = 0
         self._all = LshSegment(np.zeros(0, np.int64), np.zeros((0, num_perm), np.uint16),
                                np.zeros(0, np.uint32), np.zeros(0, np.uint64),
@@ -126,12 +126,12 @@ class NearDuplicateIndex:
     def reserve(self, messages: int) -> None:
         """Make room for about `messages` more messages (a bulk load of known size): the
         arrays of all messages and the band table are sized once instead of doubling as they
-        fill.  Half their band keys are taken to be new (measured on the simulator: 55 %);
-        where more are, the table still doubles when it must."""
+        fill.  Three in five of their band keys are taken to be new (measured on the
+        simulator: 55 %); where more are, the table still grows when it must."""
         if messages <= 0:
             return
         keys = messages * self.params.bands
-        self._table.reserve(keys, keys // 2)
+        self._table.reserve(keys, keys * 3 // 5)
         self._grow_all(self._count + messages)
         self._reslice()
 
@@ -269,7 +269,7 @@ class NearDuplicateIndex:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         after = first + len(runs)  # a run begun here is taken whole, past `hi` if need be
         ends = np.append(runs[1:], starts[after] if after < len(starts) else len(probe.keys))
-        which, rows = self._table.lookup(probe.keys[runs], self.max_bucket)
+        which, rows = self._table.lookup(probe.keys[runs])
         # A key held by several probe entries pairs each of them with its rows.
         width = (ends - runs)[which]
         at = np.repeat(runs[which] - (np.cumsum(width) - width), width) + np.arange(width.sum())

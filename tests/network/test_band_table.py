@@ -1,5 +1,5 @@
 """The band table behind near-duplicate lookups: what it returns equals a plain dictionary's
-answer, oldest rows first and capped, across the doublings of its capacity."""
+answer, oldest rows first and capped, across the growth of its capacity."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def test_lookups_match_a_dictionary_across_growth() -> None:
     rng = np.random.default_rng(3)
     table, reference = BandTable(max_rows=4), defaultdict(list)
     row = 0
-    for size in (10, 5000, 70_000, 3):  # 70,000 distinct keys force the table to double
+    for size in (10, 5000, 70_000, 3):  # 70,000 distinct keys force the table to grow
         keys = rng.integers(0, 40_000, size).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
         keys[: size // 3] = 0  # the empty slot's mark is a key like any other
         rows = np.arange(row, row + size, dtype=np.uint32)

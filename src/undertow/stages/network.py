@@ -28,6 +28,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from undertow.gcpause import collector_paused
+from undertow.heap import heap_kept
 from undertow.network.lineages import Lineage, find_lineages
 from undertow.network.linking import Post, link_posts
 from undertow.network.mirrors import MIN_CARRIED, MirrorPair, assign_networks, choose_sources
@@ -56,8 +57,9 @@ def analyse_network(
 ) -> NetworkReport:
     # Millions of posts, carriages and dictionary entries live through the mirror step and
     # form no cycles: the cyclic collector would walk them all again and again as they pile
-    # up (decision 63).
-    with _small_pages(), collector_paused():
+    # up (decision 63).  glibc keeps the memory the stage frees, rather than handing it back
+    # and faulting it in again (decision 70).
+    with _small_pages(), heap_kept(), collector_paused():
         return _analyse(store, settings, progress)
 
 

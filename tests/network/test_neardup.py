@@ -236,6 +236,30 @@ def test_save_and_load_give_the_same_pairs(tmp_path: Path, world: dict[str, Any]
     assert len(NearDuplicateIndex.load(tmp_path / "idx")) == count
 
 
+def test_runs_saved_as_they_come_are_mapped_and_still_merge_and_pair_the_same(
+    tmp_path: Path, world: dict[str, Any]
+) -> None:
+    """Saved after every batch (so merges read runs mapped from their files, whose files the
+    next save removes), the index pairs exactly as one never saved, and loads the same."""
+    texts = world["texts"][:2000]
+    ids = np.arange(len(texts))
+    plain, saved = NearDuplicateIndex(), NearDuplicateIndex()
+    sigs = plain.signatures(texts)
+    for lo in range(0, 1800, 50):
+        part = sigs.take(slice(lo, lo + 50))
+        expected = plain.add_and_pair(ids[lo : lo + 50], part)
+        assert (saved.add_and_pair(ids[lo : lo + 50], part) == expected).all()
+        saved.save(tmp_path / "idx")
+        assert all(isinstance(s.keys, np.memmap) for s in saved._segments)
+    assert len(saved._segments) < 36  # runs were merged
+    rest = sigs.take(slice(1800, None))
+    expected = plain.add_and_pair(ids[1800:], rest)
+    assert len(expected)
+    loaded = NearDuplicateIndex.load(tmp_path / "idx", expect=IndexParams())
+    assert (loaded.add_and_pair(ids[1800:], rest) == expected).all()
+    assert (saved.add_and_pair(ids[1800:], rest) == expected).all()
+
+
 def test_mismatched_or_damaged_indexes_are_refused(tmp_path: Path) -> None:
     folder = tmp_path / "idx"
     index = NearDuplicateIndex()
@@ -368,4 +392,12 @@ def test_directory_search_and_merge_match_a_plain_binary_search(
     assert (count == plain_count).all() and (lo == plain_lo).all()
     merged = LshSegment.merge(a, b)
     assert (merged.keys == plain_merge.keys).all() and (merged.rows == plain_merge.rows).all()
+    # Separate arrays are copied; adjacent slices of one array are joined as a view.
+    assert (merged.ids == np.arange(3700)).all() and not np.shares_memory(merged.ids, a.ids)
+    whole = np.arange(10)
+    left = LshSegment(whole[:4], a.values[:4], a.sizes[:4], a.keys[:0], a.rows[:0])
+    right = LshSegment(whole[4:], a.values[4:10], a.sizes[4:10], a.keys[:0], a.rows[:0])
+    joined = LshSegment.merge(left, right)
+    assert np.shares_memory(joined.ids, whole) and (joined.ids == whole).all()
+    assert np.shares_memory(joined.values, a.values) and (joined.values == a.values[:10]).all()
     assert (merged.keys[1:] >= merged.keys[:-1]).all()

@@ -29,7 +29,6 @@ from undertow.network.neardup_files import (
     IndexFormatError,
     list_segments,
     load_segment,
-    map_keys,
     read_meta,
     write_index,
 )
@@ -338,18 +337,9 @@ class NearDuplicateIndex:
 
         Segments already saved in `folder` are kept as they are, so saving after adding a
         batch writes only the new and merged segments.  The JSON file is written last and
-        atomically, then files it no longer names are removed.
-
-        Lookups go through the band table, so a saved run's keys are read again only to merge
-        it: from here on they are mapped from its files rather than held in memory (at 4M
-        messages, a gigabyte the next merges reuse instead of faulting in fresh memory; a
-        mapping outlives the removal of its file)."""
-        folder = Path(folder)
+        atomically, then files it no longer names are removed."""
         description = {"family": self.hasher.family, "params": asdict(self.params)}
-        write_index(folder, self._segments, description, len(self))
-        for segment in self._segments:
-            if not isinstance(segment.keys, np.memmap):
-                segment.keys, segment.rows = map_keys(folder, segment)
+        write_index(Path(folder), self._segments, description, len(self))
 
     @classmethod
     def load(

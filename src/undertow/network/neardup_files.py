@@ -63,12 +63,6 @@ def write_index(
             path.unlink()
 
 
-def map_keys(folder: Path, segment: LshSegment) -> tuple[np.ndarray[Any, Any], ...]:
-    """The saved segment's band keys and rows, mapped read-only from its files."""
-    name = f"{folder}/{segment.name}"
-    return tuple(np.load(f"{name}.{f}.npy", mmap_mode="r") for f in ("keys", "rows"))
-
-
 def write_array(path: Path, array: np.ndarray[Any, Any], dtype: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("wb") as out:

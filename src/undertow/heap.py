@@ -18,7 +18,6 @@ is trimmed once.  Where the C library is not glibc, nothing is done.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,7 +44,7 @@ def _glibc() -> _Malloc | None:
         libc = ctypes.CDLL(None)
         libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
         libc.malloc_trim.argtypes = [ctypes.c_size_t]
-    except (OSError, AttributeError):  # not glibc (musl, macOS, Windows)
+    except (OSError, AttributeError, TypeError):  # not glibc (musl, macOS, Windows)
         return None
     return libc
 

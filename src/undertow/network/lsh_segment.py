@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -63,8 +62,8 @@ class LshSegment:
         keys[from_b], keys[from_a] = b.keys, a.keys
         rows = np.empty(len(from_b), dtype=np.uint32)
         rows[from_b], rows[from_a] = b.rows + np.uint32(len(a)), a.rows
-        return cls(_joined(a.ids, b.ids), _joined(a.values, b.values),
-                   _joined(a.sizes, b.sizes), keys, rows)  # fmt: skip
+        return cls(np.concatenate((a.ids, b.ids)), np.concatenate((a.values, b.values)),
+                   np.concatenate((a.sizes, b.sizes)), keys, rows)  # fmt: skip
 
     @classmethod
     def merge_all(cls, segments: list[LshSegment]) -> LshSegment:
@@ -105,25 +104,6 @@ class LshSegment:
         end = _search(self.keys, keys[found], lo[found] + 1, high[found], right=True)
         count[found] = end - lo[found]
         return lo, count
-
-
-def _joined(first: np.ndarray[Any, Any], second: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """`first` then `second`: a view where they are adjacent slices of one array (an index's
-    runs are views of its arrays of all messages, so merging them copies no signatures),
-    else a new array."""
-    base = first.base
-    if (
-        isinstance(base, np.ndarray)
-        and second.base is base
-        and base.flags.c_contiguous
-        and first.flags.c_contiguous
-        and base.ndim == first.ndim
-        and len(first)
-        and second.ctypes.data == first.ctypes.data + first.nbytes
-    ):
-        start = (first.ctypes.data - base.ctypes.data) // first.strides[0]
-        return base[start : start + len(first) + len(second)]
-    return np.concatenate((first, second))
 
 
 def _directory(keys: U64) -> I64:

@@ -284,7 +284,6 @@ class NearDuplicateIndex:
         self._table.add(segment.keys, segment.rows + np.uint32(start))
         self._extend(segment)
         self._segments.append(segment)
-        self._reslice()  # runs are views of the arrays of all messages, so merges copy keys only
         segments = self._segments
         while (
             len(segments) >= _MERGE_FACTOR

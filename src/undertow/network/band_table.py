@@ -110,7 +110,6 @@ class BandTable:
 
     def _find(self, keys: U64) -> I64:
         """The slot holding each key, -1 where none does."""
-        capacity = len(self._keys)
         slot = np.full(len(keys), -1, dtype=np.int64)
         todo = np.arange(len(keys))
         at = self._home(keys)
@@ -119,14 +118,12 @@ class BandTable:
             done = (held == keys[todo]) | (held == 0)
             hit = held == keys[todo]
             slot[todo[hit]] = at[hit]
-            todo, at = todo[~done], at[~done] + 1
-            at[at == capacity] = 0
+            todo, at = todo[~done], self._after(at[~done])
         return slot
 
     def _claim(self, keys: U64) -> tuple[I64, np.ndarray[Any, np.dtype[np.bool_]]]:
         """The slot of each (distinct) key, claiming an empty one for keys not here yet, and
         whether the key was here already."""
-        capacity = len(self._keys)
         slot = np.empty(len(keys), dtype=np.int64)
         found = np.zeros(len(keys), dtype=bool)
         todo = np.arange(len(keys))
@@ -142,9 +139,14 @@ class BandTable:
             won = empty & (self._keys[at] == wanted)
             slot[todo[won]] = at[won]
             done = here | won
-            todo, at = todo[~done], at[~done] + 1
-            at[at == capacity] = 0
+            todo, at = todo[~done], self._after(at[~done])
         return slot, found
+
+    def _after(self, at: I64) -> I64:
+        """The slot after each of `at` (linear probing, wrapping at the end)."""
+        at = at + 1
+        at[at == len(self._keys)] = 0
+        return at
 
     def _home(self, keys: U64) -> I64:
         """Each key's first slot: its leading 32 bits scaled to the capacity, so that sorted

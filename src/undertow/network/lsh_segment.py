@@ -1,16 +1,16 @@
-"""Sorted runs of LSH band keys with their messages' signatures: how a near-duplicate index
-is saved (`neardup.py`, whose lookups go through `band_table.py`), how a batch is paired
-within itself, and the verification of candidate pairs by their signatures.
+"""A batch of messages with its LSH band keys sorted: how a near-duplicate index
+(`neardup.py`, whose lookups go through `band_table.py`) pairs a batch within itself and
+feeds the band table in key order, and the verification of candidate pairs by their
+signatures.
 
-A run holds its messages' band keys sorted, with a directory of where each range of leading
-key bits starts: keys are uniform hashes, so a key is found by a binary search over the few
-keys of its directory entry, at a cost that does not grow with the run (merging big runs).
+A large batch's keys get a directory of where each range of leading key bits starts: keys
+are uniform hashes, so a key is found by a binary search over the few keys of its directory
+entry, at a cost that does not grow with the batch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -23,8 +23,8 @@ _KEYS_PER_ENTRY = 4  # keys per directory entry on average
 
 @dataclass(slots=True)
 class LshSegment:
-    """One sorted run: its messages' ids, signatures and sizes, and (band key, row) pairs
-    sorted by key (rows ascending within a key).
+    """One batch: its messages' ids, signatures and sizes, and (band key, row) pairs sorted by
+    key (rows ascending within a key).
 
     Only the top 16 bits of each signature value are kept: verification just counts equal
     values, and two different 32-bit minima share their top 16 bits with chance 2^-16, which
@@ -36,8 +36,6 @@ class LshSegment:
     sizes: U32
     keys: U64
     rows: U32
-    name: str | None = None  # file stem once saved
-    folder: Path | None = None  # where it was saved or loaded from
     _directory: I64 | None = field(default=None, repr=False)  # built on first search
 
     def __len__(self) -> int:
@@ -49,31 +47,6 @@ class LshSegment:
         order = np.argsort(flat, kind="stable")
         rows = (order // keys.shape[1]).astype(np.uint32)
         return cls(ids, _top16(values), sizes, flat[order], rows)
-
-    @classmethod
-    def merge(cls, a: LshSegment, b: LshSegment) -> LshSegment:
-        # Where b's keys land among a's (after equal ones, so rows stay ascending per key):
-        # one mask, not an argsort of everything, so merging needs little beyond the result.
-        from_b = np.zeros(len(a.keys) + len(b.keys), dtype=bool)
-        lo, count = a.find(b.keys)
-        from_b[lo + count + np.arange(len(b.keys))] = True
-        from_a = ~from_b
-        keys = np.empty(len(from_b), dtype=np.uint64)
-        keys[from_b], keys[from_a] = b.keys, a.keys
-        rows = np.empty(len(from_b), dtype=np.uint32)
-        rows[from_b], rows[from_a] = b.rows + np.uint32(len(a)), a.rows
-        return cls(np.concatenate((a.ids, b.ids)), np.concatenate((a.values, b.values)),
-                   np.concatenate((a.sizes, b.sizes)), keys, rows)  # fmt: skip
-
-    @classmethod
-    def merge_all(cls, segments: list[LshSegment]) -> LshSegment:
-        """One segment of `segments` (oldest first), merged in pairs so that each is copied
-        log2(len(segments)) times."""
-        while len(segments) > 1:
-            pairs = zip(segments[::2], segments[1::2], strict=False)
-            odd = [segments[-1]] if len(segments) % 2 else []
-            segments = [cls.merge(a, b) for a, b in pairs] + odd
-        return segments[0]
 
     def candidates(self, keys: U64, rows: U32, max_bucket: int) -> tuple[I64, I64]:
         """(probe row, row here) for every probe band key found here, at most `max_bucket`

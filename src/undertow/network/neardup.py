@@ -6,9 +6,9 @@ estimated Jaccard similarity) and by how much of the shorter text lies in the lo
 (estimated containment: a truncated copy is contained in its original).  Nothing is compared
 all-pairs.  A hash table (`band_table.py`) maps each band key to the messages holding it, so
 a whole batch is looked up at a cost per key that does not grow with the index; adding n
-messages costs O(n).  The index is saved as sorted runs of band keys (`lsh_segment.py`) in
-plain `.npy` files plus a JSON description (`neardup_files.py`), never pickled; runs are
-merged in tiers up to a bound only to keep the files few, and the table is rebuilt on load.
+messages costs O(n).  The index is saved as plain arrays in message order, appended to at
+each save, plus a JSON description (`neardup_files.py`), never pickled; the table is rebuilt
+from the saved band keys on load.  Nothing but the table is kept in key order (decision 72).
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ from undertow.network.band_table import BandTable
 from undertow.network.lsh_segment import LshSegment, estimates
 from undertow.network.minhash import F32, I64, U64, MinHasher, Signatures, band_keys
 from undertow.network.neardup_files import (
-    ARRAYS,
     META_FILE,
     IndexFormatError,
-    list_segments,
-    load_segment,
+    Saved,
+    current,
+    open_saved,
     read_meta,
+    widths,
     write_index,
 )
 
@@ -42,8 +43,6 @@ MIN_SIMILARITY = 0.6
 MIN_CONTAINMENT = 0.85
 CONTAINMENT_FLOOR = 0.3
 _PROBE_CHUNK = 1 << 20  # probe band keys looked up at once (about 50,000 messages)
-_MERGE_FACTOR = 8
-_MAX_MERGED = 1 << 20  # messages in a saved run made by merging
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +104,10 @@ class NearDuplicateIndex:
         # with all earlier ones, so its pairs grow quadratically: a new message keeps at most
         # this many partners, the earliest, which still link every copy to the first one.
         self.max_partners = max_partners
-        # Saved runs (sorted band keys per segment); their ids, values and sizes are views of
-        # the arrays of all messages below, which verification gathers from.
-        self._segments: list[LshSegment] = []
+        # What is saved, and the band keys of the messages added since: kept only to be saved,
+        # since lookups go through the table and verification through the arrays below.
+        self._saved: Saved | None = None
+        self._open_keys: list[U64] = []
         self._table = BandTable(max_bucket)
         self._count = 0
         self._all = LshSegment(np.zeros(0, np.int64), np.zeros((0, num_perm), np.uint16),
@@ -119,9 +119,8 @@ class NearDuplicateIndex:
 
     @property
     def nbytes(self) -> int:
-        stored = sum(getattr(s, f).nbytes for s in self._segments for f in ("keys", "rows"))
-        arrays = sum(int(getattr(self._all, f).nbytes) for f in ARRAYS)
-        return int(stored) + arrays + self._table.nbytes
+        arrays: list[np.ndarray[Any, Any]] = [self._all.ids, self._all.values, self._all.sizes]
+        return sum(a.nbytes for a in [*arrays, *self._open_keys]) + self._table.nbytes
 
     def reserve(self, messages: int) -> None:
         """Make room for about `messages` more messages (a bulk load of known size): the
@@ -133,7 +132,6 @@ class NearDuplicateIndex:
         keys = messages * self.params.bands
         self._table.reserve(keys, keys * 3 // 5)
         self._grow_all(self._count + messages)
-        self._reslice()
 
     def signatures(self, texts: Sequence[str]) -> Signatures:
         return self.hasher.signatures(texts)
@@ -159,7 +157,7 @@ class NearDuplicateIndex:
         """Index messages `ids` (rows without a signature are skipped)."""
         ids, kept, keys = self._accept(ids, sigs)
         if len(ids):
-            self._append(LshSegment.build(ids, kept.values, kept.sizes, keys))
+            self._append(LshSegment.build(ids, kept.values, kept.sizes, keys), keys)
 
     def query(self, sigs: Signatures, min_similarity: float = 0.0) -> list[I64]:
         """Ids of indexed messages that share a band with each signature and agree on at least
@@ -213,7 +211,7 @@ class NearDuplicateIndex:
             pairs["new"], pairs["old"] = ids[query], known.ids[other]
             pairs["jaccard"], pairs["containment"] = jaccard, containment
             parts.append(pairs[pairs["new"] != pairs["old"]])
-        self._append(batch)
+        self._append(batch, keys)
         pairs = np.concatenate(parts)
         pairs = pairs[np.lexsort((pairs["old"], pairs["new"]))]
         # Rank of each pair within its new message's run: keep the earliest max_partners.
@@ -275,32 +273,22 @@ class NearDuplicateIndex:
         at = np.repeat(runs[which] - (np.cumsum(width) - width), width) + np.arange(width.sum())
         return probe.rows[at].astype(np.int64), np.repeat(rows, width)
 
-    def _append(self, segment: LshSegment) -> None:
-        """Add a batch's segment: to the table, to the arrays of all messages, and to the
-        saved runs.  Runs are merged in tiers (the last _MERGE_FACTOR when alike in size, up
-        to _MAX_MERGED messages) only to keep the files few: lookups go through the table, so
-        a message is written about log8(_MAX_MERGED / batch) times, a bounded number."""
-        start = self._count
-        self._table.add(segment.keys, segment.rows + np.uint32(start))
-        self._extend(segment)
-        self._segments.append(segment)
-        segments = self._segments
-        while (
-            len(segments) >= _MERGE_FACTOR
-            and len(segments[-_MERGE_FACTOR]) <= 2 * len(segments[-1])
-            and sum(len(s) for s in segments[-_MERGE_FACTOR:]) <= _MAX_MERGED
-        ):
-            segments[-_MERGE_FACTOR:] = [LshSegment.merge_all(segments[-_MERGE_FACTOR:])]
-        self._reslice()
+    def _append(self, segment: LshSegment, keys: U64) -> None:
+        """Add a batch: its sorted band keys to the table, its ids, values and sizes to the
+        arrays of all messages, and its band keys (message order) to those to be saved."""
+        self._table.add(segment.keys, segment.rows + np.uint32(self._count))
+        self._extend(segment.ids, segment.values, segment.sizes)
+        self._open_keys.append(keys)
 
-    def _extend(self, segment: LshSegment) -> None:
-        """Append the segment's ids, values and sizes to the arrays of all messages (their
-        capacity doubles, so each message is copied O(1) times on average)."""
-        n, new = self._count, len(segment)
+    def _extend(self, ids: I64, values: np.ndarray[Any, Any], sizes: np.ndarray[Any, Any]) -> None:
+        """Append to the arrays of all messages (their capacity doubles, so each message is
+        copied O(1) times on average)."""
+        n, new = self._count, len(ids)
         if n + new > len(self._all.ids):
             self._grow_all(max(n + new, 2 * len(self._all.ids), 1024))
-        for name in ("ids", "values", "sizes"):
-            getattr(self._all, name)[n : n + new] = getattr(segment, name)
+        self._all.ids[n : n + new] = ids
+        self._all.values[n : n + new] = values
+        self._all.sizes[n : n + new] = sizes
         self._count = n + new
 
     def _grow_all(self, capacity: int) -> None:
@@ -313,32 +301,38 @@ class NearDuplicateIndex:
             grown[: self._count] = old[: self._count]
             setattr(self._all, name, grown)
 
-    def _reslice(self) -> None:
-        """Point each saved run's ids, values and sizes at the arrays of all messages."""
-        start = 0
-        for segment in self._segments:
-            stop = start + len(segment)
-            segment.ids = self._all.ids[start:stop]
-            segment.values = self._all.values[start:stop]
-            segment.sizes = self._all.sizes[start:stop]
-            start = stop
-
-    def compact(self) -> None:
-        """Merge all segments into one (fastest to search; rewrites everything on save)."""
-        if len(self._segments) > 1:
-            self._segments = [LshSegment.merge_all(self._segments)]
-            self._reslice()
-
     # -- persistence ------------------------------------------------------------------------
 
     def save(self, folder: Path) -> None:
         """Write the index to `folder` (created; an earlier index there is replaced).
 
-        Segments already saved in `folder` are kept as they are, so saving after adding a
-        batch writes only the new and merged segments.  The JSON file is written last and
-        atomically, then files it no longer names are removed."""
+        Where `folder` holds this index as last saved or loaded, only the messages added
+        since are appended; otherwise everything is written anew.  The JSON file is written
+        last and atomically, then files it no longer names are removed."""
+        folder = Path(folder)
+        saved = self._saved
+        appending = (
+            saved is not None
+            and folder.exists()
+            and saved.folder == folder.resolve()
+            and current(folder) == (saved.generation, saved.count)
+        )
+        start = saved.count if appending and saved else 0
+        keys = list(self._open_keys)
+        if saved is not None and not appending and saved.count:
+            keys.insert(0, saved.read("keys", mapped=True))  # kept only in the files so far
+        span = slice(start, self._count)
+        rows: dict[str, np.ndarray[Any, Any]] = {
+            "ids": self._all.ids[span],
+            "values": self._all.values[span],
+            "sizes": self._all.sizes[span],
+            "keys": np.concatenate(keys) if keys else np.zeros((0, self.params.bands)),
+        }
         description = {"family": self.hasher.family, "params": asdict(self.params)}
-        write_index(Path(folder), self._segments, description, len(self))
+        row_widths = widths(self.params.num_perm, self.params.bands)
+        base = saved if appending else None
+        self._saved = write_index(folder, base, rows, description, self._count, row_widths)
+        self._open_keys = []
 
     @classmethod
     def load(
@@ -346,13 +340,12 @@ class NearDuplicateIndex:
         folder: Path,
         *,
         expect: IndexParams | None = None,
-        mmap: bool = False,
         max_bucket: int = 32,
         max_partners: int = 32,
     ) -> NearDuplicateIndex:
         """The index saved in `folder`; IndexFormatError if it is missing or damaged, or its
-        parameters differ from `expect`.  `mmap` maps the saved band keys instead of reading them
-        (signatures are copied into memory and the table is built either way)."""
+        parameters differ from `expect`.  Signatures are read into memory; the band table is
+        rebuilt from the saved band keys, a part of a run at a time."""
         folder = Path(folder)
         meta = read_meta(folder)
         params = _params(folder, meta)
@@ -369,18 +362,17 @@ class NearDuplicateIndex:
                 f"{folder}: signatures are {meta.get('family')!r} but this version of Undertow "
                 f"computes {index.hasher.family!r}; rebuild the index"
             )
-        here = folder.resolve()
-        for entry in list_segments(meta.get("segments"), folder):
-            segment = load_segment(folder, entry, params.num_perm, params.bands, mmap)
-            segment.name, segment.folder = entry["name"], here
-            index._table.add(segment.keys, segment.rows + np.uint32(len(index)))
-            index._extend(segment)
-            index._segments.append(segment)
-        index._reslice()
-        if len(index) != meta.get("count"):
-            raise IndexFormatError(
-                f"{folder}: segments hold {len(index)} messages, not {meta.get('count')}"
-            )
+        saved = open_saved(folder, meta, widths(params.num_perm, params.bands))
+        index.reserve(saved.count)
+        keys = saved.read("keys", mapped=True)
+        step = max(1, _PROBE_CHUNK // params.bands)
+        for lo in range(0, saved.count, step):  # sorted a part at a time, oldest first
+            flat = np.ravel(keys[lo : lo + step])
+            order = np.argsort(flat, kind="stable")
+            index._table.add(flat[order], (order // params.bands + lo).astype(np.uint32))
+        del keys
+        index._extend(saved.read("ids"), saved.read("values"), saved.read("sizes"))
+        index._saved = saved
         return index
 
 

@@ -1,73 +1,118 @@
-"""The saved form of a near-duplicate index (`neardup.py`): plain `.npy` arrays per segment
-and a JSON description, written atomically, read back with checks that turn a damaged,
-altered or foreign folder into an `IndexFormatError`, never into a wrong answer."""
+"""The saved form of a near-duplicate index (`neardup.py`): one file per array, in message
+order, appended to at each save, and a JSON description written last and atomically, read
+back with checks that turn a damaged, altered or foreign folder into an `IndexFormatError`,
+never into a wrong answer.
+
+Per message the files hold its id, its signature (top 16 bits of each value), its size and
+its band keys, as plain little-endian arrays (`<generation>.<field>.bin`, shapes and types
+given here and checked against the description).  Nothing is kept in key order (the band
+table is rebuilt from the keys on load), so a save writes only the messages added since the
+last one, each message is written once, and the folder holds four files whatever its size
+(decision 72).  Rows past the described count, left by a save that was interrupted, are
+ignored and cut off by the next save; a save that cannot append (another folder, another
+index) writes a new generation and removes the old one's files after the description names
+the new one."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
-from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from undertow.network.lsh_segment import LshSegment
-
 FORMAT = "undertow.neardup"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 META_FILE = "neardup.json"
-ARRAYS = {"ids": np.int64, "values": np.uint16, "sizes": np.uint32, "keys": np.uint64,
-           "rows": np.uint32}  # fmt: skip
+FIELDS = {"ids": "<i8", "values": "<u2", "sizes": "<u4", "keys": "<u8"}
+_GENERATION = re.compile(r"gen-[0-9a-f]{16}")
 
 
 class IndexFormatError(ValueError):
     """A saved index that cannot be used: missing, damaged, or built with other parameters."""
 
 
-def is_complete(folder: Path, name: str) -> bool:
-    return all((folder / f"{name}.{field}.npy").is_file() for field in ARRAYS)
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """The first `count` messages of an index, saved in `folder` as `generation`'s files."""
+
+    folder: Path  # resolved
+    generation: str
+    count: int
+    widths: dict[str, int]  # values per message of each field
+
+    def path(self, field: str) -> Path:
+        return self.folder / f"{self.generation}.{field}.bin"
+
+    def read(self, field: str, *, mapped: bool = False) -> np.ndarray[Any, Any]:
+        """A field's first `count` rows, shape (count, width) (ids and sizes: (count,))."""
+        dtype, width = np.dtype(FIELDS[field]), self.widths[field]
+        shape = (self.count, width) if field in ("values", "keys") else (self.count,)
+        path = self.path(field)
+        try:
+            if mapped and self.count:
+                return np.memmap(path, dtype=dtype, mode="r", shape=shape)
+            return np.fromfile(path, dtype=dtype, count=self.count * width).reshape(shape)
+        except (OSError, ValueError) as error:
+            raise IndexFormatError(f"{self.folder}: cannot read {path.name}: {error}") from error
+
+
+def widths(num_perm: int, bands: int) -> dict[str, int]:
+    return {"ids": 1, "values": num_perm, "sizes": 1, "keys": bands}
+
+
+def current(folder: Path) -> tuple[str, int] | None:
+    """The generation and count the description in `folder` names, if it is readable."""
+    try:
+        meta = read_meta(folder)
+        return _generation(folder, meta), _count(folder, meta)
+    except IndexFormatError:
+        return None
 
 
 def write_index(
-    folder: Path, segments: list[LshSegment], description: dict[str, Any], count: int
-) -> None:
-    """Write an index of `count` messages in `segments` to `folder` (created; an earlier
-    index there is replaced), `description` (hasher family, parameters) in its JSON file.
-
-    Segments already saved in `folder` are kept as they are, so saving after adding a batch
-    writes only the new and merged segments.  The JSON file is written last and atomically,
-    then files it no longer names are removed."""
+    folder: Path,
+    appending: Saved | None,
+    rows: dict[str, np.ndarray[Any, Any]],
+    description: dict[str, Any],
+    count: int,
+    row_widths: dict[str, int],
+) -> Saved:
+    """Save messages [start, count) given by `rows` (one array per field): appended to the
+    files of `appending` (which holds the first `start`), or, with `appending` None, as a new
+    generation holding all `count`.  Returns what is saved now."""
     meta_path = folder / META_FILE
     if folder.exists() and any(folder.iterdir()) and not meta_path.exists():
         raise IndexFormatError(f"{folder} is not empty and holds no near-duplicate index")
     folder.mkdir(parents=True, exist_ok=True)
     here = folder.resolve()
-    listed: list[dict[str, Any]] = []
-    for segment in segments:
-        if segment.folder != here or segment.name is None or not is_complete(folder, segment.name):
-            name = f"seg-{uuid.uuid4().hex[:16]}"
-            for field, dtype in ARRAYS.items():
-                write_array(folder / f"{name}.{field}.npy", getattr(segment, field), dtype)
-            segment.name, segment.folder = name, here
-        listed.append({"name": segment.name, "count": len(segment)})
+    generation = appending.generation if appending else f"gen-{uuid.uuid4().hex[:16]}"
+    start = appending.count if appending else 0
+    saved = Saved(here, generation, count, row_widths)
+    for field, dtype in FIELDS.items():
+        data = np.ascontiguousarray(rows[field], dtype=dtype)
+        keep = start * row_widths[field] * np.dtype(dtype).itemsize
+        path = saved.path(field)
+        with path.open("r+b" if start else "wb") as out:
+            if start and os.fstat(out.fileno()).st_size < keep:
+                raise IndexFormatError(f"{folder}: {path.name} is shorter than its description")
+            out.truncate(keep)  # rows an interrupted save left after the described ones
+            out.seek(keep)
+            data.tofile(out)
     meta = {"format": FORMAT, "version": FORMAT_VERSION, **description, "count": count,
-            "segments": listed}  # fmt: skip
+            "generation": generation, "arrays": _layout(row_widths)}  # fmt: skip
     tmp = folder / f".{META_FILE}.tmp"
     tmp.write_text(json.dumps(meta, indent=2) + "\n")
     os.replace(tmp, meta_path)
-    names = {entry["name"] for entry in listed}
-    for path in folder.glob("seg-*.npy"):
-        if path.name.split(".")[0] not in names:
+    # Files of other generations, and version 1's sorted runs (`seg-*.npy`), are stale now.
+    for path in [*folder.glob("gen-*.bin"), *folder.glob("seg-*.npy")]:
+        if not path.name.startswith(f"{generation}."):
             path.unlink()
-
-
-def write_array(path: Path, array: np.ndarray[Any, Any], dtype: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as out:
-        np.save(out, np.ascontiguousarray(array, dtype=dtype), allow_pickle=False)
-    os.replace(tmp, path)
+    return saved
 
 
 def read_meta(folder: Path) -> dict[str, Any]:
@@ -88,37 +133,42 @@ def read_meta(folder: Path) -> dict[str, Any]:
     return meta
 
 
-def list_segments(segments: Any, folder: Path) -> Iterator[dict[str, Any]]:
-    if not isinstance(segments, list):
-        raise IndexFormatError(f"{folder}: {META_FILE} has no segment list")
-    for entry in segments:
-        if not (isinstance(entry, dict) and isinstance(entry.get("name"), str)
-                and entry["name"].startswith("seg-") and entry["name"].isascii()
-                and "/" not in entry["name"] and isinstance(entry.get("count"), int)):  # fmt: skip
-            raise IndexFormatError(f"{folder}: bad segment entry {entry!r} in {META_FILE}")
-        yield entry
-
-
-def load_segment(
-    folder: Path, entry: dict[str, Any], num_perm: int, bands: int, mmap: bool
-) -> LshSegment:
-    n, name = entry["count"], entry["name"]
-    shapes = {"ids": (n,), "values": (n, num_perm), "sizes": (n,),
-              "keys": (n * bands,), "rows": (n * bands,)}  # fmt: skip
-    arrays: dict[str, np.ndarray[Any, Any]] = {}
-    for field, dtype in ARRAYS.items():
-        path = folder / f"{name}.{field}.npy"
-        try:
-            array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as error:
-            raise IndexFormatError(f"{folder}: cannot read {path.name}: {error}") from error
-        if array.dtype != np.dtype(dtype) or array.shape != shapes[field]:
+def open_saved(folder: Path, meta: dict[str, Any], row_widths: dict[str, int]) -> Saved:
+    """What `meta` describes in `folder`, checked: the arrays are laid out as `row_widths`
+    says (the parameters' widths) and every file holds at least its rows."""
+    if meta.get("arrays") != _layout(row_widths):
+        raise IndexFormatError(
+            f"{folder}: arrays described as {meta.get('arrays')!r}, expected "
+            f"{_layout(row_widths)} for these parameters: the index is damaged or was altered"
+        )
+    saved = Saved(folder.resolve(), _generation(folder, meta), _count(folder, meta), row_widths)
+    for field, dtype in FIELDS.items():
+        path = saved.path(field)
+        needed = saved.count * row_widths[field] * np.dtype(dtype).itemsize
+        size = path.stat().st_size if path.is_file() else -1
+        if size < needed:
+            found = "missing" if size < 0 else f"{size} bytes"
             raise IndexFormatError(
-                f"{folder}: {path.name} is {array.dtype}{array.shape}, expected "
-                f"{np.dtype(dtype)}{shapes[field]}: the index is damaged or was altered"
+                f"{folder}: {path.name} is {found}, expected at least {needed} for "
+                f"{saved.count} messages: the index is damaged or was altered"
             )
-        arrays[field] = array
-    keys, rows = arrays["keys"], arrays["rows"]
-    if len(keys) and (np.any(keys[1:] < keys[:-1]) or int(rows.max()) >= n):
-        raise IndexFormatError(f"{folder}: segment {name} is not a valid sorted index")
-    return LshSegment(arrays["ids"], arrays["values"], arrays["sizes"], keys, rows)
+    return saved
+
+
+def _layout(row_widths: dict[str, int]) -> dict[str, list[Any]]:
+    """Each field's type and values per message, as the description records them."""
+    return {field: [dtype, row_widths[field]] for field, dtype in FIELDS.items()}
+
+
+def _generation(folder: Path, meta: dict[str, Any]) -> str:
+    generation = meta.get("generation")
+    if not isinstance(generation, str) or not _GENERATION.fullmatch(generation):
+        raise IndexFormatError(f"{folder}: bad generation {generation!r} in {META_FILE}")
+    return generation
+
+
+def _count(folder: Path, meta: dict[str, Any]) -> int:
+    count = meta.get("count")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise IndexFormatError(f"{folder}: bad message count {count!r} in {META_FILE}")
+    return count

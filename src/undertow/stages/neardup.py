@@ -104,9 +104,9 @@ def _pair_new_messages(
         low = int(ids[-1])
         added += len(rows)
         pairs_found += len(pairs)
-        # The index is saved, and the watermark moved, every SAVE_EVERY messages: saved after
-        # each batch, most messages were written twice (their batch's run, then a merged
-        # one).  Work after the last save is redone after a failure; its pairs are upserts.
+        # The index is saved (the messages since its last save appended), and the watermark
+        # moved, every SAVE_EVERY messages.  Work after the last save is redone after a
+        # failure; its pairs are upserts.
         due = added - saved >= SAVE_EVERY
         with store.engine.begin() as conn:
             _write_copies(conn, pairs)

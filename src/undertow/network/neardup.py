@@ -345,7 +345,7 @@ class NearDuplicateIndex:
     ) -> NearDuplicateIndex:
         """The index saved in `folder`; IndexFormatError if it is missing or damaged, or its
         parameters differ from `expect`.  Signatures are read into memory; the band table is
-        rebuilt from the saved band keys, a part of a run at a time."""
+        rebuilt from the saved band keys, sorted 50,000 messages at a time."""
         folder = Path(folder)
         meta = read_meta(folder)
         params = _params(folder, meta)

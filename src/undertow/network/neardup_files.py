@@ -7,7 +7,7 @@ Per message the files hold its id, its signature (top 16 bits of each value), it
 its band keys, as plain little-endian arrays (`<generation>.<field>.bin`, shapes and types
 given here and checked against the description).  Nothing is kept in key order (the band
 table is rebuilt from the keys on load), so a save writes only the messages added since the
-last one, each message is written once, and the folder holds four files whatever its size
+last one, each message is written once, and the folder holds four arrays whatever its size
 (decision 72).  Rows past the described count, left by a save that was interrupted, are
 ignored and cut off by the next save; a save that cannot append (another folder, another
 index) writes a new generation and removes the old one's files after the description names
